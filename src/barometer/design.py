@@ -1,0 +1,370 @@
+"""Stage *design*: the survey design object.
+
+A :class:`Design` holds the data and everything the variance needs: strata and clusters at
+each stage, finite population corrections, the weights, the record of any calibration and any
+replicate weights. It is immutable: transformations (calibration, replicate weights, domain
+restriction inside estimators) return new objects or work on copies.
+
+Conventions follow R's ``survey::svydesign`` (Lumley 2010, ch. 2-3):
+
+* ``ids`` lists one cluster column per stage (``None`` means element sampling); clusters of a
+  later stage are nested in those of the earlier stage.
+* ``strata`` gives the first-stage stratum column (or one column per stage); with
+  ``nest=True`` PSU ids are only unique within strata.
+* ``fpc`` gives per stage either the population size (number of PSUs in the stratum, values
+  > 1) or the sampling fraction (all values <= 1), constant within each stratum.
+* ``weights`` (or ``probs``, inclusion probabilities) give the sampling weights; with neither,
+  weights follow from ``fpc`` (product of N/n over stages) or default to 1.
+* design degrees of freedom = number of PSUs - number of strata.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from enum import Enum
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from barometer.errors import DesignError
+
+if TYPE_CHECKING:
+    from barometer.calibrate import CalibrationRecord
+    from barometer.replicate import ReplicateWeights
+
+
+class LonelyPSU(str, Enum):
+    """What to do with a stratum that has a single PSU (R's ``survey.lonely.psu``).
+
+    * ``fail``: raise an error naming the stratum (default);
+    * ``adjust``: centre the lonely PSU at the grand mean instead of the stratum mean;
+    * ``certainty``: the stratum is self-representing and contributes no variance;
+    * ``remove``: the stratum contributes no variance (it is ignored).
+    """
+
+    FAIL = "fail"
+    ADJUST = "adjust"
+    CERTAINTY = "certainty"
+    REMOVE = "remove"
+
+
+def _as_list(x: str | Sequence[str] | None) -> list[str]:
+    if x is None:
+        return []
+    if isinstance(x, str):
+        return [x]
+    return list(x)
+
+
+def _codes(*columns: np.ndarray) -> np.ndarray:
+    """Integer codes 0..K-1 of the combinations of the given columns (sorted order)."""
+    if len(columns) == 1:
+        return pd.factorize(pd.Series(columns[0]), sort=True)[0].astype(np.int64)
+    frame = pd.DataFrame({i: c for i, c in enumerate(columns)})
+    return frame.groupby(list(frame.columns), sort=True, dropna=False).ngroup().to_numpy(np.int64)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One sampling stage: stratum and cluster codes per row, and the fpc.
+
+    ``strata`` and ``clusters`` are integer codes, unique over the whole sample (a cluster code
+    identifies the cluster within its stratum and all earlier stages). ``n_sampled`` is the
+    number of sampled clusters in the row's stratum; ``popsize`` the population number of
+    clusters in the row's stratum (``inf`` when sampling is with replacement / no fpc).
+    """
+
+    strata: np.ndarray
+    clusters: np.ndarray
+    n_sampled: np.ndarray
+    popsize: np.ndarray
+
+    @property
+    def has_fpc(self) -> bool:
+        return bool(np.isfinite(self.popsize).any())
+
+    @property
+    def fraction(self) -> np.ndarray:
+        """Sampling fraction n/N per row (0 where there is no fpc)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(np.isfinite(self.popsize), self.n_sampled / self.popsize, 0.0)
+
+
+@dataclass(frozen=True)
+class DesignSpec:
+    """The column names that define a design (kept for the run record and the note)."""
+
+    ids: tuple[str, ...] = ()
+    strata: tuple[str, ...] = ()
+    weights: str | None = None
+    probs: str | None = None
+    fpc: tuple[str, ...] = ()
+    nest: bool = False
+    lonely_psu: LonelyPSU = LonelyPSU.FAIL
+
+    def describe(self) -> str:
+        parts = [
+            f"clusters: {' > '.join(self.ids) if self.ids else 'none (element sampling)'}",
+            f"strata: {', '.join(self.strata) if self.strata else 'none'}",
+            f"weights: {self.weights or (f'1/{self.probs}' if self.probs else 'derived')}",
+            f"fpc: {', '.join(self.fpc) if self.fpc else 'none (with replacement)'}",
+        ]
+        if self.nest:
+            parts.append("nest: PSU ids unique within strata")
+        parts.append(f"lonely PSU: {self.lonely_psu.value}")
+        return "; ".join(parts)
+
+
+@dataclass(frozen=True, eq=False)
+class Design:
+    """A survey design: data, weights, stages, and the weighting record.
+
+    Build one with :meth:`Design.from_frame`. ``weights`` are the current (final) weights;
+    ``calibrations`` records every calibration applied (in order), which the linearisation
+    variance uses to take calibration into account; ``replicates`` holds replicate weights
+    when the design has been converted to a replicate design.
+    """
+
+    data: pd.DataFrame
+    weights: np.ndarray
+    stages: tuple[Stage, ...]
+    spec: DesignSpec
+    calibrations: tuple[CalibrationRecord, ...] = ()
+    replicates: ReplicateWeights | None = None
+    history: tuple[str, ...] = field(default=())
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_frame(
+        cls,
+        data: pd.DataFrame,
+        *,
+        ids: str | Sequence[str] | None = None,
+        strata: str | Sequence[str] | None = None,
+        weights: str | None = None,
+        probs: str | None = None,
+        fpc: str | Sequence[str] | None = None,
+        nest: bool = False,
+        lonely_psu: str | LonelyPSU = LonelyPSU.FAIL,
+        source: str = "data",
+    ) -> Design:
+        """Build a design from a data frame (R's ``svydesign``).
+
+        ``source`` names the data in error messages (e.g. a file name).
+        """
+        data = data.reset_index(drop=True)
+        n = len(data)
+        if n == 0:
+            raise DesignError("the data have no rows", where=source, hint="pass a non-empty frame")
+        try:
+            lonely = LonelyPSU(lonely_psu)
+        except ValueError:
+            raise DesignError(
+                "unknown lonely PSU policy",
+                value=lonely_psu,
+                hint=f"use one of {[p.value for p in LonelyPSU]}",
+            ) from None
+        id_cols = [c for c in _as_list(ids) if c not in ("1", "0")]
+        strata_cols = _as_list(strata)
+        fpc_cols = _as_list(fpc)
+        for col in [*id_cols, *strata_cols, *fpc_cols, *(c for c in (weights, probs) if c)]:
+            if col not in data.columns:
+                raise DesignError(
+                    f"column {col!r} not found",
+                    where=source,
+                    hint=f"available columns: {', '.join(map(str, data.columns[:30]))}",
+                )
+            if data[col].isna().any():
+                row = int(np.flatnonzero(data[col].isna().to_numpy())[0])
+                raise DesignError(
+                    f"design column {col!r} has missing values",
+                    where=f"{source}, row {row}, column {col}",
+                    value=None,
+                    hint="design variables (ids, strata, weights, fpc) must be complete",
+                )
+        if len(strata_cols) > max(len(id_cols), 1):
+            raise DesignError("more strata columns than stages", value=strata_cols)
+        n_stages = max(len(id_cols), 1)
+        if len(fpc_cols) > n_stages:
+            raise DesignError(
+                "more fpc columns than sampling stages", value=fpc_cols,
+                hint="give one fpc column per stage of ids",
+            )
+        raw_ids = [data[c].to_numpy() for c in id_cols] or [np.arange(n)]
+        raw_strata = [data[c].to_numpy() for c in strata_cols] or [np.zeros(n, dtype=np.int64)]
+
+        # clusters nested in earlier stages (and in strata when nest=True), as svydesign does
+        stages: list[Stage] = []
+        first_strata = _codes(*raw_strata[:1])
+        if not nest and strata_cols and id_cols:
+            per_psu = pd.DataFrame({"psu": raw_ids[0], "s": first_strata}).groupby("psu")["s"]
+            bad = per_psu.nunique()
+            if (bad > 1).any():
+                psu = bad.index[np.argmax(bad.to_numpy() > 1)]
+                raise DesignError(
+                    "clusters are not nested in strata at the first stage",
+                    where=f"{source}, column {id_cols[0]}",
+                    value=psu,
+                    hint="use nest=True if PSU ids are only unique within strata",
+                )
+        prev_cluster: np.ndarray | None = None
+        for k in range(n_stages):
+            if k == 0:
+                s_codes = first_strata
+            else:
+                s_src = raw_strata[min(k, len(raw_strata) - 1)] if k < len(raw_strata) else None
+                s_codes = (
+                    _codes(s_src, prev_cluster) if s_src is not None and k < len(raw_strata)
+                    else prev_cluster
+                )
+            parts = [raw_ids[k]]
+            if k > 0:
+                parts = [prev_cluster, *parts]
+            if nest and strata_cols:
+                parts = [first_strata, *parts]
+            c_codes = _codes(*parts)
+            n_sampled = _count_distinct(c_codes, s_codes)
+            popsize = np.full(n, np.inf)
+            if k < len(fpc_cols):
+                popsize = _popsize(data[fpc_cols[k]], s_codes, n_sampled, fpc_cols[k], source)
+            stages.append(Stage(s_codes, c_codes, n_sampled, popsize))
+            prev_cluster = c_codes
+
+        if weights is not None:
+            w = pd.to_numeric(data[weights], errors="coerce").to_numpy(float)
+            wname = weights
+        elif probs is not None:
+            p = pd.to_numeric(data[probs], errors="coerce").to_numpy(float)
+            _check_positive(p, probs, source, "inclusion probabilities")
+            w = 1.0 / p
+            wname = probs
+        elif fpc_cols:
+            w = np.ones(n)
+            for st in stages:
+                if st.has_fpc:
+                    w = w * st.popsize / st.n_sampled
+            wname = "fpc"
+        else:
+            w = np.ones(n)
+            wname = "(equal weights)"
+        _check_positive(w, wname, source, "weights")
+        spec = DesignSpec(
+            ids=tuple(id_cols), strata=tuple(strata_cols), weights=weights, probs=probs,
+            fpc=tuple(fpc_cols), nest=nest, lonely_psu=lonely,
+        )
+        design = cls(data=data, weights=w, stages=tuple(stages), spec=spec,
+                     history=(f"design: {spec.describe()}",))
+        design.check_lonely_psu()
+        return design
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def n(self) -> int:
+        return len(self.data)
+
+    @property
+    def lonely_psu(self) -> LonelyPSU:
+        return self.spec.lonely_psu
+
+    def degf(self, rows: np.ndarray | None = None) -> int:
+        """Design degrees of freedom: #PSUs - #strata (R's ``degf``), over ``rows`` if given.
+
+        For a replicate design: the rank of the replicate weights minus one.
+        """
+        if self.replicates is not None:
+            return self.replicates.degf
+        st = self.stages[0]
+        mask = self.weights > 0 if rows is None else rows & (self.weights > 0)
+        return int(np.unique(st.clusters[mask]).size - np.unique(st.strata[mask]).size)
+
+    def check_lonely_psu(self) -> None:
+        """Raise a :class:`DesignError` naming the stratum if a stratum has one PSU and the
+        policy is ``fail``."""
+        if self.spec.lonely_psu is not LonelyPSU.FAIL:
+            return
+        for k, st in enumerate(self.stages):
+            lonely = (st.n_sampled == 1) & ~(st.popsize == st.n_sampled)
+            if k > 0:
+                lonely &= self.stages[k - 1].has_fpc  # later stages only count with an fpc
+            if lonely.any():
+                row = int(np.flatnonzero(lonely)[0])
+                label = self.spec.strata[0] if self.spec.strata and k == 0 else "stratum"
+                value = self.data[self.spec.strata[0]].iloc[row] if self.spec.strata and k == 0 \
+                    else int(st.strata[row])
+                raise DesignError(
+                    f"a stratum has only one PSU at stage {k + 1}",
+                    where=f"{label} = {value!r}",
+                    hint="merge it with a similar stratum, or choose lonely_psu='adjust', "
+                    "'certainty' or 'remove'",
+                )
+
+    def with_weights(self, weights: np.ndarray, note: str, **changes: object) -> Design:
+        """A new design with other weights (and other fields changed), recording ``note``."""
+        return replace(self, weights=np.asarray(weights, float),
+                       history=(*self.history, note), **changes)  # type: ignore[arg-type]
+
+    def column(self, name: str) -> pd.Series:
+        """A column of the data, with a clear error if it does not exist."""
+        if name not in self.data.columns:
+            raise DesignError(
+                f"column {name!r} not found in the design's data",
+                hint=f"available columns: {', '.join(map(str, self.data.columns[:30]))}",
+            )
+        return self.data[name]
+
+    def __repr__(self) -> str:
+        extra = ""
+        if self.calibrations:
+            extra += f", calibrated x{len(self.calibrations)}"
+        if self.replicates is not None:
+            extra += f", {self.replicates.type} replicates x{self.replicates.n_replicates}"
+        return f"Design(n={self.n}, {self.spec.describe()}{extra})"
+
+
+def _count_distinct(clusters: np.ndarray, strata: np.ndarray) -> np.ndarray:
+    """Per row: number of distinct clusters in the row's stratum."""
+    pairs = pd.DataFrame({"s": strata, "c": clusters}).drop_duplicates()
+    counts = np.bincount(pairs["s"].to_numpy(), minlength=int(strata.max()) + 1)
+    return counts[strata].astype(float)
+
+
+def _popsize(col: pd.Series, strata: np.ndarray, n_sampled: np.ndarray, name: str,
+             source: str) -> np.ndarray:
+    """Population number of clusters per row from an fpc column (sizes or fractions)."""
+    v = pd.to_numeric(col, errors="coerce").to_numpy(float)
+    if np.isnan(v).any() or (v <= 0).any():
+        row = int(np.flatnonzero(np.isnan(v) | (v <= 0))[0])
+        raise DesignError("fpc must be positive", where=f"{source}, row {row}, column {name}",
+                          value=col.iloc[row], hint="give population sizes or sampling fractions")
+    per_stratum = pd.Series(v).groupby(strata).nunique()
+    if (per_stratum > 1).any():
+        raise DesignError(
+            "fpc is not constant within a stratum", where=f"{source}, column {name}",
+            hint="give one population size (or fraction) per stratum",
+        )
+    if (v <= 1).all():
+        popsize = n_sampled / v
+    else:
+        popsize = v
+    if (popsize < n_sampled - 1e-9).any():
+        row = int(np.flatnonzero(popsize < n_sampled - 1e-9)[0])
+        raise DesignError(
+            "fpc population size is smaller than the number of sampled units",
+            where=f"{source}, row {row}, column {name}", value=col.iloc[row],
+            hint="check that the fpc counts clusters of this stage in the stratum",
+        )
+    return popsize
+
+
+def _check_positive(w: np.ndarray, name: str, source: str, what: str) -> None:
+    bad = ~np.isfinite(w) | (w <= 0)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise DesignError(
+            f"{what} must be positive and finite ({int(bad.sum())} rows are not)",
+            where=f"{source}, row {row}, column {name}",
+            value=float(w[row]) if np.isfinite(w[row]) else str(w[row]),
+            hint="fix or drop those rows before building the design",
+        )

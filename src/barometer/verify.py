@@ -1,0 +1,160 @@
+"""Conformance: run reference cases computed with R's ``survey`` through the public API.
+
+The case format is the neutral JSON of ``shared/reference/r-survey`` (see its README): a
+data file, a design, an optional replicate conversion, an optional calibration, an estimator
+and an interval rule, and the ``expected`` numbers R printed. Every key present in
+``expected`` is compared (every domain for ``by`` cases, every term for ``glm`` cases) by
+relative error ``|ours - R| / max(|R|, tiny)``; a case passes when the largest is below
+the tolerance. A case that cannot be run is a FAIL with the reason, never a crash.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from barometer.design import Design
+
+TOLERANCE = 1e-6
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    """The outcome of one reference case."""
+
+    id: str
+    passed: bool
+    max_rel_error: float
+    field: str
+    reason: str = ""
+
+    def line(self) -> str:
+        status = "PASS" if self.passed else "FAIL"
+        if self.reason:
+            return f"{status} {self.id}: {self.reason}"
+        return f"{status} {self.id}: max rel. error {self.max_rel_error:.3g} ({self.field})"
+
+
+def load_cases(path: Path) -> list[dict[str, Any]]:
+    """The cases of a reference JSON file."""
+    with open(path, encoding="utf-8") as fh:
+        cases = json.load(fh)
+    if not isinstance(cases, list):
+        raise ValueError(f"{path}: expected a JSON list of cases")
+    return cases
+
+
+def read_case_data(path: Path) -> pd.DataFrame:
+    """A case's data, keeping text columns as text (domain keys compare as written)."""
+    return pd.read_csv(path, keep_default_na=True, na_values=["NA"], low_memory=False)
+
+
+def build_design(case: Mapping[str, Any], data: pd.DataFrame) -> Design:
+    """The design of a case: svydesign, then as.svrepdesign, then calibration."""
+    from barometer.calibrate import calibrate
+    from barometer.replicate import with_replicates
+
+    d = case["design"]
+    design = Design.from_frame(
+        data, ids=d.get("ids"), strata=d.get("strata"), weights=d.get("weights"),
+        probs=d.get("probs"), fpc=d.get("fpc"), nest=bool(d.get("nest", False)),
+        lonely_psu=d.get("lonely_psu", "fail"), source=str(case.get("data")),
+    )
+    rep = case.get("replicate")
+    if rep:
+        design = with_replicates(design, rep["type"], fay_rho=float(rep.get("fay_rho", 0.0)),
+                                 mse=bool(rep.get("mse", False)))
+    cal = case.get("calibration")
+    if cal:
+        method = cal["method"]
+        design = calibrate(
+            design,
+            categorical=cal.get("categorical") or {},
+            numeric=cal.get("numeric") or {},
+            total=cal.get("total"),
+            method="poststratify" if method == "poststratify" else method,
+            bounds=tuple(cal["bounds"]) if cal.get("bounds") else None,
+            max_iter=200, tol=1e-10,
+        )
+    return design
+
+
+def compute(case: Mapping[str, Any], design: Design) -> dict[str, Any]:
+    """Our numbers for a case, keyed like ``expected``."""
+    from barometer.estimate import estimate
+
+    e = case["estimator"]
+    ci = case.get("ci") or {}
+    df = ci.get("df", "inf")
+    df = df if isinstance(df, str) else float(df)
+    level = float(ci.get("level", 0.95))
+    stat = e["stat"]
+    if stat == "glm":
+        from barometer.regression import svyglm
+
+        fit = svyglm(design, e["y"], list(e["x"]), family=e.get("family", "gaussian"),
+                     level=e.get("level"))
+        return {term: {"estimate": row.estimate, "se": row.se}
+                for term, row in fit.to_frame().set_index("term").iterrows()}
+    method = ci.get("method")
+    if stat == "quantile":
+        method = "woodruff"
+    res = estimate(design, stat, e["y"], x=e.get("x"), level=e.get("level"),
+                   q=e.get("q", 0.5), qrule=e.get("qrule", "math"), by=e.get("by"),
+                   ci=method, ci_level=level, df=df)
+    table = res.to_frame()
+
+    def as_dict(row: pd.Series) -> dict[str, float]:
+        return {k: float(row[k]) for k in ("estimate", "se", "ci_low", "ci_high", "deff")}
+
+    if e.get("by"):
+        return {str(r["domain"]): as_dict(r) for _, r in table.iterrows()}
+    return as_dict(table.iloc[0])
+
+
+def _compare(expected: Any, got: Any, path: str) -> Iterator[tuple[float, str]]:
+    if isinstance(expected, Mapping):
+        for key, sub in expected.items():
+            if not isinstance(got, Mapping) or key not in got:
+                yield math.inf, f"{path}{key} (missing)"
+                continue
+            yield from _compare(sub, got[key], f"{path}{key}.")
+        return
+    if expected is None:
+        return
+    e, g = float(expected), float(got)
+    if math.isnan(e) and math.isnan(g):
+        yield 0.0, path.rstrip(".")
+        return
+    denom = max(abs(e), 1e-300)
+    err = abs(g - e) / denom if not (abs(e) < 1e-12 and abs(g) < 1e-12) else 0.0
+    yield (err if not math.isnan(err) else math.inf), path.rstrip(".")
+
+
+def run_case(case: Mapping[str, Any], data_dir: Path, tol: float = TOLERANCE) -> CaseResult:
+    """Run one case; any exception becomes a FAIL with its reason."""
+    cid = str(case.get("id", "?"))
+    try:
+        data = read_case_data(data_dir / case["data"])
+        got = compute(case, build_design(case, data))
+        errors = list(_compare(case["expected"], got, ""))
+    except Exception as exc:  # a case that cannot run is reported, never a crash
+        return CaseResult(cid, False, math.inf, "", f"cannot run: {type(exc).__name__}: {exc}")
+    if not errors:
+        return CaseResult(cid, False, math.inf, "", "nothing to compare in expected")
+    worst, field = max(errors, key=lambda t: t[0])
+    return CaseResult(cid, worst <= tol, worst, field)
+
+
+def verify(cases_path: Path, data_dir: Path | None = None, tol: float = TOLERANCE
+           ) -> list[CaseResult]:
+    """Run every case of a reference file (data in ``data/`` beside it by default)."""
+    cases_path = Path(cases_path)
+    data_dir = Path(data_dir) if data_dir else cases_path.parent / "data"
+    return [run_case(c, data_dir, tol) for c in load_cases(cases_path)]
