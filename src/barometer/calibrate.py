@@ -14,11 +14,19 @@ residuals of their regression on ``X`` weighted by ``d``, scaled back by the fin
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 from scipy import linalg
+
+from barometer.errors import CalibrationError
+
+if TYPE_CHECKING:
+    from barometer.design import Design
 
 
 @dataclass(frozen=True, eq=False)
@@ -31,9 +39,11 @@ class CalibrationRecord:
     d: np.ndarray
     g: np.ndarray
     population: np.ndarray
+    margins: Margins | None = None
     bounds: tuple[float, float] = (-np.inf, np.inf)
     iterations: int = 0
-    converged: bool = True
+    tol: float = 1e-7
+    max_iter: int = 50
     details: dict[str, object] = field(default_factory=dict)
 
     @cached_property
@@ -51,3 +61,299 @@ class CalibrationRecord:
         y = z / w[:, None]
         q = self._basis
         return (y - q @ (q.T @ y)) * w[:, None]
+
+    def reapply(self, weights: np.ndarray) -> np.ndarray:
+        """The same calibration applied to other starting weights (n,) or (n, R): how
+        replicate weights are re-calibrated (each replicate column is solved on its own)."""
+        w2 = weights if weights.ndim == 2 else weights[:, None]
+        out = np.empty_like(w2)
+        for r in range(w2.shape[1]):
+            sol = solve_g(self.aux, w2[:, r], self.population, self.method, self.bounds,
+                          tol=self.tol, max_iter=self.max_iter)
+            out[:, r] = w2[:, r] * sol.g
+        return out if weights.ndim == 2 else out[:, 0]
+
+
+# ---------------------------------------------------------------------------------------
+# Distance functions (Deville & Särndal 1992, table 1; the CALMAR methods).
+# Each gives g = 1 + F(u) for u = x'lambda and its derivative, for bounds (L, U).
+# ---------------------------------------------------------------------------------------
+def _f_linear(u: np.ndarray, lo: float, hi: float) -> tuple[np.ndarray, np.ndarray]:
+    g = np.clip(u + 1, lo, hi)
+    return g, ((u < hi - 1) & (u > lo - 1)).astype(float)
+
+
+def _f_raking(u: np.ndarray, lo: float, hi: float) -> tuple[np.ndarray, np.ndarray]:
+    with np.errstate(over="ignore"):
+        e = np.exp(u)
+    return np.clip(e, lo, hi), np.where((u < hi - 1) & (u > lo - 1), e, 0.0)
+
+
+def _f_logit(u: np.ndarray, lo: float, hi: float) -> tuple[np.ndarray, np.ndarray]:
+    a = (hi - lo) / ((hi - 1) * (1 - lo))
+    with np.errstate(over="ignore", invalid="ignore"):
+        e = np.exp(a * u)
+        num = lo * (hi - 1) + hi * (1 - lo) * e
+        den = hi - 1 + (1 - lo) * e
+        g = num / den
+        d = hi * (1 - lo) * e * a / den - num * ((1 - lo) * e * a) / den**2
+    big = ~np.isfinite(e)
+    g = np.where(big, hi, g)
+    d = np.where(big, 0.0, d)
+    return g, d
+
+
+DISTANCES = {"linear": _f_linear, "truncated": _f_linear, "raking": _f_raking,
+             "logit": _f_logit, "poststratify": _f_linear}
+METHODS = tuple(DISTANCES)
+
+
+@dataclass(frozen=True)
+class Margins:
+    """Calibration targets: counts per category of categorical variables (a crossed margin
+    is keyed ``"a*b"`` with categories ``"x*y"``), totals of numeric variables, and the
+    population size."""
+
+    categorical: dict[str, dict[str, float]]
+    numeric: dict[str, float]
+    total: float | None
+
+    def columns(self) -> list[str]:
+        """The data columns the margins need."""
+        cols: list[str] = []
+        for key in self.categorical:
+            cols.extend(key.split("*"))
+        return [*cols, *self.numeric]
+
+
+def _category_values(data: pd.DataFrame, key: str) -> pd.Series:
+    parts = key.split("*")
+    if len(parts) == 1:
+        return data[key].astype(str)
+    out = data[parts[0]].astype(str)
+    for p in parts[1:]:
+        out = out + "*" + data[p].astype(str)
+    return out
+
+
+def _fmt(v: float) -> str:
+    return f"{v:,.6g}"
+
+
+def auxiliary_matrix(data: pd.DataFrame, margins: Margins, *, method: str, source: str = "data"
+                     ) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+    """The calibration model matrix X, its population totals and column names.
+
+    As R's ``model.matrix(~ a + b + x)``: an intercept (the population size) and, for each
+    categorical margin, indicators of every category but the first (sorted); numeric
+    auxiliaries as they are. Post-stratification uses the indicators of every cell.
+    Checks that every category in the data has a margin and vice versa, that margins of one
+    variable add up to the population size, and that no calibration variable is missing.
+    """
+    for col in margins.columns():
+        if col not in data.columns:
+            raise CalibrationError(f"calibration variable {col!r} is not in the data",
+                                   where=source, hint="add the column or drop its margin")
+        miss = data[col].isna().to_numpy()
+        if miss.any():
+            raise CalibrationError(
+                f"calibration variable {col!r} has {int(miss.sum())} missing values",
+                where=f"{source}, row {int(np.flatnonzero(miss)[0])}, column {col}",
+                hint="impute or recode the missing values before calibrating",
+            )
+    total = margins.total
+    sums = {k: float(sum(v.values())) for k, v in margins.categorical.items()}
+    if total is None and sums:
+        total = next(iter(sums.values()))
+    for key, s in sums.items():
+        if total is not None and abs(s - total) > 1e-6 * max(abs(total), 1):
+            raise CalibrationError(
+                f"the margin of {key!r} adds up to {_fmt(s)}, not the population size "
+                f"{_fmt(total)}", where=f"margin {key}", value=s,
+                hint="make every categorical margin sum to the same population size",
+            )
+    cols: list[np.ndarray] = []
+    names: list[str] = []
+    pop: list[float] = []
+    poststrat = method == "poststratify"
+    if poststrat and (len(margins.categorical) != 1 or margins.numeric):
+        raise CalibrationError("post-stratification takes exactly one categorical margin "
+                               "(cross variables with 'a*b' for crossed cells)",
+                               hint="use method='raking' or 'linear' for several margins")
+    if total is not None and not poststrat:
+        cols.append(np.ones(len(data)))
+        names.append("(Intercept)")
+        pop.append(float(total))
+    for key, targets in margins.categorical.items():
+        values = _category_values(data, key)
+        target = {str(k): float(v) for k, v in targets.items()}
+        seen = values.value_counts()
+        unknown = [c for c in seen.index if c not in target]
+        if unknown:
+            raise CalibrationError(
+                f"category {unknown[0]!r} of {key!r} occurs in {int(seen[unknown[0]])} rows "
+                "but has no population margin", where=f"{source}, column {key}",
+                value=unknown[0], hint=f"add it to the margin of {key!r} or recode it "
+                f"(margin categories: {', '.join(sorted(target))})",
+            )
+        for cat, count in target.items():
+            if count < 0:
+                raise CalibrationError("a population margin is negative",
+                                       where=f"margin {key} = {cat}", value=count)
+            if cat not in seen.index and count > 0:
+                raise CalibrationError(
+                    f"category {cat!r} of {key!r} has a population count of {_fmt(count)} "
+                    "but no sample unit", where=f"margin {key} = {cat}", value=cat,
+                    hint="collapse it with a neighbouring category",
+                )
+            if cat in seen.index and count == 0:
+                raise CalibrationError(
+                    f"category {cat!r} of {key!r} has a margin of zero but "
+                    f"{int(seen[cat])} sample units", where=f"margin {key} = {cat}",
+                    value=0, hint="check the margin, or remove those units from the scope",
+                )
+        present = sorted(c for c in target if c in seen.index)
+        keep = present if (poststrat or (total is None and not names)) else present[1:]
+        arr = values.to_numpy()
+        for cat in keep:
+            cols.append((arr == cat).astype(float))
+            names.append(f"{key}{cat}")
+            pop.append(target[cat])
+    for var, tot in margins.numeric.items():
+        v = pd.to_numeric(data[var], errors="coerce").to_numpy(float)
+        cols.append(v)
+        names.append(var)
+        pop.append(float(tot))
+    if not cols:
+        raise CalibrationError("no calibration margins given",
+                               hint="pass categorical=, numeric= and/or total=")
+    return np.column_stack(cols), np.asarray(pop), tuple(names)
+
+
+@dataclass(frozen=True)
+class _Solution:
+    g: np.ndarray
+    iterations: int
+    converged: bool
+    misfit: np.ndarray
+
+
+def solve_g(x: np.ndarray, d: np.ndarray, population: np.ndarray, method: str,
+            bounds: tuple[float, float], *, tol: float, max_iter: int) -> _Solution:
+    """g-weights meeting ``sum_i g_i d_i x_i = population`` (Deville & Särndal 1992).
+
+    Newton iterations on lambda as R's ``grake``: T = X' diag(d F'(X lambda)) X,
+    lambda += T^+ (t_x - sum_i d_i g_i x_i), with step halving while g is not finite;
+    stops when every |misfit| / (1 + |target|) < ``tol``. When every target exceeds 20
+    times its sample total the weights are first scaled by the mean ratio (as ``grake``
+    does), so bounds then apply to the scaled weights.
+    """
+    f = DISTANCES[method]
+    lo, hi = bounds
+    sample_total = x.T @ d
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scales = population / sample_total
+    scale = float(np.mean(scales)) if np.min(scales) > 20 else 1.0
+    dd = d * scale
+    sample_total = sample_total * scale
+    eta = np.zeros(x.shape[1])
+    g, deriv = f(x @ eta, lo, hi)
+    it = 1
+    converged = False
+    while True:
+        t = (x * (dd * deriv)[:, None]).T @ x
+        misfit = population - sample_total - x.T @ (dd * (g - 1))
+        step = np.linalg.pinv(t, rcond=256 * np.finfo(float).eps, hermitian=True) @ misfit
+        eta = eta + step
+        g, deriv = f(x @ eta, lo, hi)
+        while it < max_iter and not (np.isfinite(g).all() and np.isfinite(deriv).all()):
+            it += 1
+            step = step / 2
+            eta = eta - step
+            g, deriv = f(x @ eta, lo, hi)
+        misfit = population - sample_total - x.T @ (dd * (g - 1))
+        if np.all(np.abs(misfit) / (1 + np.abs(population)) < tol):
+            converged = True
+            break
+        it += 1
+        if it > max_iter:
+            break
+    return _Solution(g * scale, it, converged, misfit)
+
+
+def calibrate(
+    design: Design,
+    *,
+    categorical: Mapping[str, Mapping[object, float]] | None = None,
+    numeric: Mapping[str, float] | None = None,
+    total: float | None = None,
+    method: str = "raking",
+    bounds: tuple[float, float] | None = None,
+    shares: bool = False,
+    tol: float = 1e-7,
+    max_iter: int = 50,
+) -> Design:
+    """Calibrate a design's weights to population margins; returns a new design.
+
+    ``categorical``: population counts per category of each variable (``{"sex": {"F": ...,
+    "M": ...}}``; a crossed margin ``{"sex*age": {"F*18-24": ...}}``), or shares when
+    ``shares=True`` (then ``total`` is required). ``numeric``: population totals of numeric
+    variables. ``total``: the population size. ``method``: ``linear`` (GREG), ``raking``
+    (multiplicative), ``logit`` (bounded, needs L < 1 < U), ``truncated`` (bounded linear),
+    or ``poststratify`` (one categorical margin). ``bounds``: (L, U) on g = final / initial
+    weight. The calibration is recorded in the design, so every later variance takes it
+    into account, and a replicate design has every replicate re-calibrated.
+
+    Raises :class:`CalibrationError` naming the margin(s) that fail when the margins are
+    inconsistent with the data or the calibration does not converge within ``max_iter``.
+    """
+    if method not in METHODS:
+        raise CalibrationError(f"unknown calibration method {method!r}",
+                               hint=f"use one of {', '.join(METHODS)}")
+    lo, hi = bounds if bounds is not None else (-np.inf, np.inf)
+    if method == "logit" and not (np.isfinite(lo) and np.isfinite(hi) and lo < 1 < hi):
+        raise CalibrationError("logit calibration needs finite bounds with L < 1 < U",
+                               value=bounds, hint="e.g. bounds=(0.5, 2.0)")
+    if method == "truncated" and bounds is None:
+        raise CalibrationError("truncated linear calibration needs bounds",
+                               hint="e.g. bounds=(0.5, 2.0)")
+    if lo >= hi or lo > 1 or hi < 1:
+        raise CalibrationError("bounds must satisfy L <= 1 <= U and L < U", value=bounds)
+    cat = {str(k): {str(c): float(v) for c, v in m.items()} for k, m in (categorical or {}).items()}
+    if shares:
+        if total is None:
+            raise CalibrationError("margins given as shares need the population size",
+                                   hint="pass total=")
+        for key, m in cat.items():
+            s = sum(m.values())
+            if abs(s - 1) > 1e-6:
+                raise CalibrationError(f"shares of {key!r} add up to {s:.6g}, not 1",
+                                       where=f"margin {key}")
+            cat[key] = {c: v * total for c, v in m.items()}
+    margins = Margins(cat, {str(k): float(v) for k, v in (numeric or {}).items()}, total)
+    x, population, names = auxiliary_matrix(design.data, margins, method=method)
+    d = design.weights
+    sol = solve_g(x, d, population, method, (lo, hi), tol=tol, max_iter=max_iter)
+    if not sol.converged:
+        rel = np.abs(sol.misfit) / (1 + np.abs(population))
+        worst = np.argsort(rel)[::-1][:3]
+        detail = "; ".join(f"{names[i]}: target {_fmt(population[i])}, achieved "
+                           f"{_fmt(population[i] - sol.misfit[i])}" for i in worst)
+        raise CalibrationError(
+            f"{method} calibration did not converge in {max_iter} iterations "
+            f"(largest relative misfit {rel.max():.3g})", where=detail,
+            hint="widen the bounds, collapse sparse categories, or raise max_iter",
+        )
+    record = CalibrationRecord(
+        method=method, aux=x, names=names, d=d, g=sol.g, population=population,
+        margins=margins, bounds=(lo, hi), iterations=sol.iterations, tol=tol,
+        max_iter=max_iter,
+    )
+    replicates = design.replicates
+    if replicates is not None:
+        replicates = replicates.reweighted(record.reapply(replicates.weights),
+                                           recompute_degf=method == "linear" and bounds is None)
+    desc = f"calibration: {method}" + (f", bounds {bounds}" if bounds else "") + \
+        f", {len(names)} constraints, {sol.iterations} iterations"
+    return design.with_weights(d * sol.g, desc, calibrations=(*design.calibrations, record),
+                               replicates=replicates)

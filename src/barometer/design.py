@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from enum import Enum
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from barometer.replicate import ReplicateWeights
 
 
-class LonelyPSU(str, Enum):
+class LonelyPSU(StrEnum):
     """What to do with a stratum that has a single PSU (R's ``survey.lonely.psu``).
 
     * ``fail``: raise an error naming the stratum (default);

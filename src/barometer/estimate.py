@@ -307,11 +307,9 @@ def _linear_estimates(design: Design, stat: str, y: np.ndarray, x: np.ndarray | 
     if design.replicates is not None:
         reps = design.replicates
         var = reps.variance(est, lin.point(reps.weights))
-        deff = reps.deff_denominators(lin, est, w)
-        deff_wor, deff_wr = (var / deff[0], var / deff[1])
     else:
         var = linearized_variance(design, lin.influence(w, est))
-        deff_wor, deff_wr = _deff(lin, est, var, w)
+    deff_wor, deff_wr = _deff(lin, est, var, w)
     se = np.sqrt(var)
     n = dom.sums(np.ones(design.n)).astype(int)
     sw = dom.sums(w)

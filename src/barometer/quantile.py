@@ -66,8 +66,15 @@ QRULE_FUNCTIONS: dict[str, Callable[[np.ndarray, np.ndarray, float], float]] = {
 def estimate_quantiles(design: Design, y: str, qs: Sequence[float], *, qrule: str, by: str | None,
                        ci: str, ci_level: float, df: str | float) -> pd.DataFrame:
     """Quantiles of ``y`` (overall or by domain) with Woodruff intervals; see module doc."""
-    from barometer.estimate import COLUMNS, Estimates, _domains, _Linear, _method_name, \
-        _numeric, _resolve_df
+    from barometer.estimate import (
+        COLUMNS,
+        Estimates,
+        _domains,
+        _Linear,
+        _method_name,
+        _numeric,
+        _resolve_df,
+    )
     from barometer.variance import linearized_variance
 
     if qrule not in QRULE_FUNCTIONS:
