@@ -1,0 +1,43 @@
+"""barometer: design-based survey statistics for a public-services scoreboard.
+
+The public API (a small one; see ARCHITECTURE.md for the stages):
+
+* :class:`Design` — a survey design (``Design.from_frame(df, ids=, strata=, weights=, fpc=)``)
+* :func:`calibrate` — post-stratification, raking, linear, logit and truncated calibration
+* :func:`with_replicates` — JK1, JKn, BRR, Fay and Rao–Wu bootstrap replicate designs
+* :func:`estimate` (and :func:`mean`, :func:`total`, :func:`ratio`, :func:`proportion`,
+  :func:`quantile`) — estimates with SE, CI, df, deff, n and effective n, as
+  :class:`Estimates` with ``.to_frame()`` and ``.summary()``
+"""
+
+from barometer.calibrate import calibrate
+from barometer.design import Design, LonelyPSU
+from barometer.errors import (
+    BarometerError,
+    CalibrationError,
+    DesignError,
+    EstimationError,
+)
+from barometer.estimate import Estimates, estimate, mean, proportion, quantile, ratio, total
+from barometer.replicate import with_replicates
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BarometerError",
+    "CalibrationError",
+    "Design",
+    "DesignError",
+    "Estimates",
+    "EstimationError",
+    "LonelyPSU",
+    "__version__",
+    "calibrate",
+    "estimate",
+    "mean",
+    "proportion",
+    "quantile",
+    "ratio",
+    "total",
+    "with_replicates",
+]

@@ -105,7 +105,7 @@ class _Domains:
 
 def _numeric(design: Design, name: str) -> np.ndarray:
     col = design.column(name)
-    if isinstance(col.dtype, pd.CategoricalDtype) or col.dtype == object:
+    if not (pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col)):
         conv = pd.to_numeric(col, errors="coerce")
         if conv.notna().sum() < col.notna().sum():
             bad = col[conv.isna() & col.notna()].iloc[0]

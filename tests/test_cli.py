@@ -1,0 +1,28 @@
+"""The command-line interface."""
+
+from __future__ import annotations
+
+from typer.testing import CliRunner
+
+from barometer.cli import app
+from conftest import R_REFERENCE
+
+runner = CliRunner()
+
+
+def test_verify_prints_one_line_per_case_and_a_count() -> None:
+    result = runner.invoke(app, ["verify", str(R_REFERENCE / "cases.json")])
+    lines = result.output.strip().splitlines()
+    assert lines[-1].endswith("failed") and "passed" in lines[-1]
+    assert sum(line.startswith(("PASS", "FAIL")) for line in lines) == len(lines) - 1
+    assert result.exit_code == (0 if " 0 failed" in lines[-1] else 1)
+
+
+def test_verify_reports_a_case_it_cannot_run(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "data").mkdir()
+    (tmp_path / "cases.json").write_text('[{"id": "broken", "data": "nope.csv", "design": {},'
+                                         ' "estimator": {"stat": "mean", "y": "y"},'
+                                         ' "expected": {"estimate": 1}}]')
+    result = runner.invoke(app, ["verify", str(tmp_path / "cases.json")])
+    assert "FAIL broken: cannot run" in result.output
+    assert result.output.strip().endswith("0 passed, 1 failed") and result.exit_code == 1

@@ -1,0 +1,72 @@
+"""Property tests (hypothesis): invariances that must hold for any data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from barometer import Design, calibrate, mean, total
+
+
+@st.composite
+def samples(draw: st.DrawFn) -> pd.DataFrame:
+    n_strata = draw(st.integers(1, 4))
+    per = draw(st.integers(2, 5))
+    size = draw(st.integers(1, 4))
+    n = n_strata * per * size
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({
+        "h": np.repeat(np.arange(n_strata), per * size),
+        "psu": np.repeat(np.arange(n_strata * per), size),
+        "w": rng.uniform(0.5, 20, n),
+        "y": rng.normal(10, 3, n),
+        "g": rng.choice(["a", "b"], n),
+        "sex": np.resize(["F", "M"], n),
+    })
+
+
+def _design(df: pd.DataFrame) -> Design:
+    return Design.from_frame(df, ids="psu", strata="h", weights="w")
+
+
+@settings(max_examples=40, deadline=None)
+@given(samples(), st.integers(0, 10_000), st.floats(0.01, 100))
+def test_row_order_and_weight_scale_leave_means_unchanged(df: pd.DataFrame, seed: int,
+                                                          c: float) -> None:
+    base = mean(_design(df), "y", by="g").to_frame()
+    shuffled = df.sample(frac=1, random_state=seed).reset_index(drop=True)
+    scaled = df.assign(w=df["w"] * c)
+    for other in (shuffled, scaled):
+        got = mean(_design(other), "y", by="g").to_frame()
+        np.testing.assert_allclose(got["estimate"], base["estimate"], rtol=1e-9)
+        np.testing.assert_allclose(got["se"], base["se"], rtol=1e-7, atol=1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(samples(), st.floats(0.01, 100))
+def test_totals_scale_exactly(df: pd.DataFrame, c: float) -> None:
+    a = total(_design(df), "y").to_frame().iloc[0]
+    b = total(_design(df.assign(w=df["w"] * c)), "y").to_frame().iloc[0]
+    assert np.isclose(b["estimate"], c * a["estimate"], rtol=1e-10)
+    assert np.isclose(b["se"], c * a["se"], rtol=1e-8)
+
+
+@settings(max_examples=30, deadline=None)
+@given(samples(), st.integers(0, 10_000))
+def test_calibration_hits_margins_and_ignores_row_order(df: pd.DataFrame, seed: int) -> None:
+    margins = {"sex": {"F": 600.0, "M": 400.0}}
+    counts = df["sex"].value_counts()
+    if len(counts) < 2:
+        return
+    cal = calibrate(_design(df), categorical=margins, method="raking", tol=1e-12)
+    got = pd.Series(cal.weights).groupby(df["sex"].to_numpy()).sum()
+    assert np.isclose(got["F"], 600, rtol=1e-8) and np.isclose(got["M"], 400, rtol=1e-8)
+    perm = np.random.default_rng(seed).permutation(len(df))
+    shuffled = df.iloc[perm].reset_index(drop=True)
+    cal2 = calibrate(_design(shuffled), categorical=margins, method="raking", tol=1e-12)
+    np.testing.assert_allclose(cal2.weights, cal.weights[perm], rtol=1e-9)
+    a, b = mean(cal, "y").to_frame().iloc[0], mean(cal2, "y").to_frame().iloc[0]
+    assert np.isclose(a["se"], b["se"], rtol=1e-7)
