@@ -41,6 +41,7 @@ class CalibrationRecord:
     population: np.ndarray
     margins: Margins | None = None
     bounds: tuple[float, float] = (-np.inf, np.inf)
+    trim: tuple[float, float] | None = None
     iterations: int = 0
     tol: float = 1e-7
     max_iter: int = 50
@@ -62,15 +63,26 @@ class CalibrationRecord:
         q = self._basis
         return (y - q @ (q.T @ y)) * w[:, None]
 
+    def _weight_bounds(self, start: np.ndarray) -> tuple[float, float] | None:
+        """Trimming bounds on final weights: multiples of the mean final weight, which
+        calibration fixes at (population size) / (number of units with a weight)."""
+        if self.trim is None:
+            return None
+        mean_w = self.population[0] / np.count_nonzero(start) if self.names[0] == \
+            "(Intercept)" else float(np.mean(start[start > 0]))
+        return self.trim[0] * mean_w, self.trim[1] * mean_w
+
     def reapply(self, weights: np.ndarray) -> np.ndarray:
         """The same calibration applied to other starting weights (n,) or (n, R): how
         replicate weights are re-calibrated (each replicate column is solved on its own)."""
         w2 = weights if weights.ndim == 2 else weights[:, None]
         out = np.empty_like(w2)
         for r in range(w2.shape[1]):
-            sol = solve_g(self.aux, w2[:, r], self.population, self.method, self.bounds,
-                          tol=self.tol, max_iter=self.max_iter)
-            out[:, r] = w2[:, r] * sol.g
+            col = w2[:, r]
+            sol = solve_g(self.aux, col, self.population, self.method, self.bounds,
+                          tol=self.tol, max_iter=self.max_iter,
+                          weight_bounds=self._weight_bounds(col))
+            out[:, r] = col * sol.g
         return out if weights.ndim == 2 else out[:, 0]
 
 
@@ -140,7 +152,8 @@ def _fmt(v: float) -> str:
     return f"{v:,.6g}"
 
 
-def auxiliary_matrix(data: pd.DataFrame, margins: Margins, *, method: str, source: str = "data"
+def auxiliary_matrix(data: pd.DataFrame, margins: Margins, *, method: str, source: str = "data",
+                     active: np.ndarray | None = None
                      ) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
     """The calibration model matrix X, its population totals and column names.
 
@@ -149,12 +162,15 @@ def auxiliary_matrix(data: pd.DataFrame, margins: Margins, *, method: str, sourc
     auxiliaries as they are. Post-stratification uses the indicators of every cell.
     Checks that every category in the data has a margin and vice versa, that margins of one
     variable add up to the population size, and that no calibration variable is missing.
+    ``active`` marks the rows that carry a weight (others, e.g. nonrespondents, are ignored).
     """
+    if active is None:
+        active = np.ones(len(data), dtype=bool)
     for col in margins.columns():
         if col not in data.columns:
             raise CalibrationError(f"calibration variable {col!r} is not in the data",
                                    where=source, hint="add the column or drop its margin")
-        miss = data[col].isna().to_numpy()
+        miss = data[col].isna().to_numpy() & active
         if miss.any():
             raise CalibrationError(
                 f"calibration variable {col!r} has {int(miss.sum())} missing values",
@@ -187,7 +203,7 @@ def auxiliary_matrix(data: pd.DataFrame, margins: Margins, *, method: str, sourc
     for key, targets in margins.categorical.items():
         values = _category_values(data, key)
         target = {str(k): float(v) for k, v in targets.items()}
-        seen = values.value_counts()
+        seen = values[active].value_counts()
         unknown = [c for c in seen.index if c not in target]
         if unknown:
             raise CalibrationError(
@@ -227,7 +243,9 @@ def auxiliary_matrix(data: pd.DataFrame, margins: Margins, *, method: str, sourc
     if not cols:
         raise CalibrationError("no calibration margins given",
                                hint="pass categorical=, numeric= and/or total=")
-    return np.column_stack(cols), np.asarray(pop), tuple(names)
+    x = np.column_stack(cols)
+    x[~active] = 0.0
+    return x, np.asarray(pop), tuple(names)
 
 
 @dataclass(frozen=True)
@@ -239,16 +257,21 @@ class _Solution:
 
 
 def solve_g(x: np.ndarray, d: np.ndarray, population: np.ndarray, method: str,
-            bounds: tuple[float, float], *, tol: float, max_iter: int) -> _Solution:
+            bounds: tuple[float, float], *, tol: float, max_iter: int,
+            weight_bounds: tuple[float, float] | None = None) -> _Solution:
     """g-weights meeting ``sum_i g_i d_i x_i = population`` (Deville & Särndal 1992).
 
     Newton iterations on lambda as R's ``grake``: T = X' diag(d F'(X lambda)) X,
     lambda += T^+ (t_x - sum_i d_i g_i x_i), with step halving while g is not finite;
     stops when every |misfit| / (1 + |target|) < ``tol``. When every target exceeds 20
     times its sample total the weights are first scaled by the mean ratio (as ``grake``
-    does), so bounds then apply to the scaled weights.
+    does), so bounds then apply to the scaled weights. ``weight_bounds`` (lower, upper) bound
+    the final weights themselves (trimming): per-unit bounds on g of (lower/d_i, upper/d_i)
+    intersected with ``bounds`` (R's ``bounds.const``).
     """
     f = DISTANCES[method]
+    lo: float | np.ndarray
+    hi: float | np.ndarray
     lo, hi = bounds
     sample_total = x.T @ d
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -256,6 +279,10 @@ def solve_g(x: np.ndarray, d: np.ndarray, population: np.ndarray, method: str,
     scale = float(np.mean(scales)) if np.min(scales) > 20 else 1.0
     dd = d * scale
     sample_total = sample_total * scale
+    if weight_bounds is not None:
+        with np.errstate(divide="ignore"):
+            lo = np.maximum(lo, np.where(dd > 0, weight_bounds[0] / dd, -np.inf))
+            hi = np.minimum(hi, np.where(dd > 0, weight_bounds[1] / dd, np.inf))
     eta = np.zeros(x.shape[1])
     g, deriv = f(x @ eta, lo, hi)
     it = 1
@@ -331,8 +358,9 @@ def calibrate(
                                        where=f"margin {key}")
             cat[key] = {c: v * total for c, v in m.items()}
     margins = Margins(cat, {str(k): float(v) for k, v in (numeric or {}).items()}, total)
-    x, population, names = auxiliary_matrix(design.data, margins, method=method)
     d = design.weights
+    x, population, names = auxiliary_matrix(design.data, margins, method=method,
+                                            active=d > 0)
     sol = solve_g(x, d, population, method, (lo, hi), tol=tol, max_iter=max_iter)
     if not sol.converged:
         rel = np.abs(sol.misfit) / (1 + np.abs(population))
@@ -355,5 +383,5 @@ def calibrate(
                                            recompute_degf=method == "linear" and bounds is None)
     desc = f"calibration: {method}" + (f", bounds {bounds}" if bounds else "") + \
         f", {len(names)} constraints, {sol.iterations} iterations"
-    return design.with_weights(d * sol.g, desc, calibrations=(*design.calibrations, record),
+    return design.with_weights(d * sol.g, desc, weighting=(*design.weighting, record),
                                replicates=replicates)

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import pandas as pd
@@ -33,6 +33,22 @@ from barometer.errors import DesignError
 if TYPE_CHECKING:
     from barometer.calibrate import CalibrationRecord
     from barometer.replicate import ReplicateWeights
+
+
+class WeightingStep(Protocol):
+    """A weighting step recorded in a design (calibration, trimming, nonresponse adjustment).
+
+    ``d`` are the weights before the step. ``residuals`` transforms influence values so that
+    linearised variances account for the step; ``reapply`` performs the same step on other
+    starting weights (each column of a replicate weight matrix).
+    """
+
+    method: str
+    d: np.ndarray
+
+    def residuals(self, z: np.ndarray) -> np.ndarray: ...
+
+    def reapply(self, weights: np.ndarray) -> np.ndarray: ...
 
 
 class LonelyPSU(StrEnum):
@@ -122,16 +138,17 @@ class Design:
     """A survey design: data, weights, stages, and the weighting record.
 
     Build one with :meth:`Design.from_frame`. ``weights`` are the current (final) weights;
-    ``calibrations`` records every calibration applied (in order), which the linearisation
-    variance uses to take calibration into account; ``replicates`` holds replicate weights
-    when the design has been converted to a replicate design.
+    ``weighting`` records every weighting step applied (in order: nonresponse adjustment,
+    calibration, trimming), which the linearisation variance uses to take them into account
+    and replicate designs re-apply to every replicate; ``replicates`` holds replicate
+    weights when the design has been converted to a replicate design.
     """
 
     data: pd.DataFrame
     weights: np.ndarray
     stages: tuple[Stage, ...]
     spec: DesignSpec
-    calibrations: tuple[CalibrationRecord, ...] = ()
+    weighting: tuple[WeightingStep, ...] = ()
     replicates: ReplicateWeights | None = None
     history: tuple[str, ...] = field(default=())
 
@@ -265,6 +282,18 @@ class Design:
         return len(self.data)
 
     @property
+    def calibrations(self) -> tuple[CalibrationRecord, ...]:
+        """The calibration steps among the weighting steps."""
+        from barometer.calibrate import CalibrationRecord
+
+        return tuple(s for s in self.weighting if isinstance(s, CalibrationRecord))
+
+    @property
+    def base_weights(self) -> np.ndarray:
+        """The weights before any weighting step (the design weights)."""
+        return self.weighting[0].d if self.weighting else self.weights
+
+    @property
     def lonely_psu(self) -> LonelyPSU:
         return self.spec.lonely_psu
 
@@ -316,8 +345,8 @@ class Design:
 
     def __repr__(self) -> str:
         extra = ""
-        if self.calibrations:
-            extra += f", calibrated x{len(self.calibrations)}"
+        if self.weighting:
+            extra += f", weighting: {' > '.join(s.method for s in self.weighting)}"
         if self.replicates is not None:
             extra += f", {self.replicates.type} replicates x{self.replicates.n_replicates}"
         return f"Design(n={self.n}, {self.spec.describe()}{extra})"

@@ -231,8 +231,8 @@ def _resolve_df(design: Design, df: str | float, rows: np.ndarray) -> float:
 def _method_name(design: Design) -> str:
     if design.replicates is not None:
         return f"replicates ({design.replicates.type})"
-    if design.calibrations:
-        return "linearization (calibration residuals)"
+    if design.weighting:
+        return "linearization (weighting residuals)"
     return "linearization"
 
 
@@ -315,6 +315,7 @@ def _linear_estimates(design: Design, stat: str, y: np.ndarray, x: np.ndarray | 
     sw = dom.sums(w)
     n_eff = sw**2 / dom.sums(w**2)
     rows = []
+    # R's beta rule uses nrow(design): a calibrated design keeps all rows in a subset
     n_rows_cal = design.n if (design.calibrations and design.replicates is None) else None
     for j, lab in enumerate(dom.labels):
         in_dom = dom.codes == j

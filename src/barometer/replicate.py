@@ -25,11 +25,12 @@ Degrees of freedom: rank of the replicate weight matrix - 1.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
 
-from barometer.design import Design, LonelyPSU
+from barometer.design import Design, LonelyPSU, WeightingStep
 from barometer.errors import DesignError
 
 TYPES = ("JK1", "JKn", "BRR", "Fay", "bootstrap")
@@ -41,6 +42,7 @@ class ReplicateWeights:
 
     type: str
     weights: np.ndarray
+    start: np.ndarray
     scale: float
     rscales: np.ndarray
     mse: bool
@@ -57,6 +59,13 @@ class ReplicateWeights:
         centre = full if self.mse else reps[:, self.rscales > 0].mean(axis=1)
         dev = reps - centre[:, None]
         return self.scale * (dev**2 * self.rscales[None, :]).sum(axis=1)
+
+    def rebuild(self, steps: Sequence[WeightingStep]) -> np.ndarray:
+        """Replicate weights with the weighting ``steps`` re-applied to the starting ones."""
+        w = self.start
+        for step in steps:
+            w = step.reapply(w)
+        return w
 
     def reweighted(self, weights: np.ndarray, *, recompute_degf: bool = False
                    ) -> ReplicateWeights:
@@ -109,13 +118,11 @@ def with_replicates(design: Design, type: str = "JKn", *, replicates: int = 200,
     else:
         rng_seed = seed
         factors, scale, rscales = _bootstrap(psu_stratum, n_h, popsize, replicates, seed)
-    base = design.calibrations[0].d if design.calibrations else design.weights
-    weights = base[:, None] * factors[psu]
-    for record in design.calibrations:
-        weights = record.reapply(weights)
-    reps = ReplicateWeights(type=type, weights=weights, scale=scale, rscales=rscales, mse=mse,
-                            degf=_rank(factors[psu] * base[:, None]) - 1, fay_rho=fay_rho,
+    start = design.base_weights[:, None] * factors[psu]
+    reps = ReplicateWeights(type=type, weights=start, start=start, scale=scale,
+                            rscales=rscales, mse=mse, degf=_rank(start) - 1, fay_rho=fay_rho,
                             seed=rng_seed)
+    reps = reps.reweighted(reps.rebuild(design.weighting))
     return design.with_weights(design.weights, f"replicates: {type} x{reps.n_replicates}"
                                + (f", rho {fay_rho}" if type == "Fay" else "")
                                + (", mse" if mse else ""), replicates=reps)

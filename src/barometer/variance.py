@@ -14,9 +14,11 @@ Swensson & Wretman 1992, result 4.3.1, as implemented in R's ``svyrecvar``; Luml
 §2.2 and appendix C). Later stages contribute only under an fpc at the earlier stages
 (without it the first stage is "with replacement" and the ultimate-cluster formula holds).
 
-Before the recursion, influence values are replaced by the residuals of every calibration
-recorded in the design (Deville & Särndal 1992, §3; Särndal et al. 1992, §6.6), which is how
-R's ``calibrate``/``postStratify`` designs make later standard errors account for calibration.
+Before the recursion, influence values are transformed by every weighting step recorded in
+the design, last step first: a calibration replaces them by the residuals of their
+regression on the auxiliaries (Deville & Särndal 1992, §3; Särndal et al. 1992, §6.6), which
+is how R's ``calibrate``/``postStratify`` designs make later standard errors account for
+calibration; a nonresponse adjustment adds the term for the estimated response rates.
 
 Lonely PSUs (``n_h = 1``, R's ``survey.lonely.psu``): ``certainty``/``remove`` contribute 0,
 ``adjust`` uses the deviation of the PSU total from zero (the centre of the estimating
@@ -81,9 +83,9 @@ class Influence:
 def linearized_variance(design: Design, influence: Influence, *, full: bool = False
                         ) -> np.ndarray:
     """Variance of k linearised estimates: a (k,) vector, or the (k, k) matrix if ``full``."""
-    if design.calibrations:
+    if design.weighting:
         z = influence.to_dense()
-        for record in design.calibrations:
+        for record in reversed(design.weighting):  # the last step is the outermost
             z = record.residuals(z)
         influence = Influence(k=influence.k, dense=z)
     return stage_variance(design.stages, influence, design.lonely_psu, full=full)
