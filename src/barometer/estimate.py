@@ -136,6 +136,17 @@ def _domains(design: Design, valid: np.ndarray, by: str | None) -> _Domains:
     return _Domains(codes, labels, by)
 
 
+def _level_match(col: pd.Series, level: object) -> pd.Series:
+    """Rows where ``col == level``; a numeric column is compared as numbers (so the level
+    ``"1"`` read from a text file matches 1 and 1.0), anything else as text."""
+    if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+        try:
+            return col == float(level)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            pass
+    return col.astype(str) == str(level)
+
+
 def _sort_key(v: object) -> tuple[int, object]:
     return (0, v) if isinstance(v, int | float | np.number) else (1, str(v))
 
@@ -272,8 +283,9 @@ def estimate(
                   else list(level) if isinstance(level, list | tuple) else [level])
         tables = []
         for lev in levels:
-            match = col.astype(str) == str(lev)
-            if not match.any():
+            match = _level_match(col, lev)
+            binary = pd.api.types.is_numeric_dtype(col) and col.dropna().isin([0, 1]).all()
+            if not match.any() and not (binary and lev in (0, 1)):
                 raise EstimationError(
                     f"level {lev!r} does not occur in column {y!r}", where=f"column {y}",
                     value=lev, hint=f"levels present: {sorted(map(str, col.dropna().unique()))}",
