@@ -157,7 +157,8 @@ def write_open_data(folder: Path, tables: Mapping[str, pd.DataFrame], *, name: s
         frame.to_csv(folder / f"{stem}.csv", index=False, encoding="utf-8")
         frame.to_parquet(folder / f"{stem}.parquet", index=False)
         resources.append({
-            "name": stem.replace("_", "-"), "path": f"{stem}.csv", "profile": "tabular-data-resource",
+            "name": stem.replace("_", "-"), "path": f"{stem}.csv",
+            "profile": "tabular-data-resource",
             "title": TABLE_TITLES.get(stem, stem), "format": "csv", "mediatype": "text/csv",
             "encoding": "utf-8", "schema": _schema(frame),
         })

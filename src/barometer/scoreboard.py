@@ -22,6 +22,7 @@ import pandas as pd
 
 from barometer.calibrate import calibrate
 from barometer.design import Design
+from barometer.errors import CalibrationError
 from barometer.estimate import estimate
 from barometer.indicators import (
     Catalogue,
@@ -30,6 +31,7 @@ from barometer.indicators import (
     WeightingSpec,
     add_derived_domains,
 )
+from barometer.margins import MarginSet
 from barometer.replicate import with_replicates
 from barometer.weighting import WeightingDiagnostics, diagnostics, trim
 
@@ -38,19 +40,6 @@ ESTIMATE_COLUMNS = [
     "ci_high", "ci_method", "ci_level", "df", "deff", "n", "n_eff", "method", "status",
     "rule",
 ]
-
-
-@dataclass(frozen=True)
-class PopulationMargins:
-    """Calibration targets of one population: counts per category of each margin
-    (a crossed margin ``a*b`` with categories ``x*y``), numeric totals, the population size,
-    and where they come from."""
-
-    categorical: dict[str, dict[str, float]]
-    numeric: dict[str, float]
-    total: float
-    source: str = ""
-    reference_date: str = ""
 
 
 @dataclass(frozen=True, eq=False)
@@ -63,7 +52,7 @@ class WeightedPopulation:
     spec: WeightingSpec
 
 
-def weight_population(frame: pd.DataFrame, margins: PopulationMargins, spec: WeightingSpec,
+def weight_population(frame: pd.DataFrame, margins: MarginSet, spec: WeightingSpec,
                       *, variance: str = "linearization", replicates: int = 200,
                       seed: int = 20161, source: str = "survey") -> WeightedPopulation:
     """Build the design of one population and calibrate (and trim) it to its margins."""
@@ -75,8 +64,14 @@ def weight_population(frame: pd.DataFrame, margins: PopulationMargins, spec: Wei
     elif variance != "linearization":
         raise ValueError(f"unknown variance method {variance!r}: use linearization or "
                          "bootstrap")
-    cat = {m: margins.categorical[m] for m in spec.margins}
-    num = {v: margins.numeric[v] for v in spec.numeric}
+    available = margins.to_dict()
+    missing = [m for m in spec.margins if m not in available]
+    if missing:
+        raise CalibrationError(f"the weighting specification needs margin {missing[0]!r}",
+                               where=f"{spec.population} margins",
+                               hint=f"margins in the file: {', '.join(available)}")
+    cat = {m: available[m] for m in spec.margins}
+    num = {v: margins.total_for(v) for v in spec.numeric}
     design = calibrate(design, categorical=cat, numeric=num, total=margins.total,
                        method=spec.method, bounds=spec.bounds, max_iter=100)
     if spec.trim is not None:
