@@ -35,7 +35,9 @@ def digital_uptake(counts: pd.DataFrame, services: pd.DataFrame, year: int) -> p
     ``supplier``, ``date_received``, ``revised``); ``services``: the catalogue
     (``service_id``, ``label_en``, ``ministry``, ``audience``, ``target_2016``).
     """
-    c = counts[counts["year"] == year]
+    c = counts[counts["year"] == year].copy()
+    if "revised" in c:
+        c["revised"] = pd.to_numeric(c["revised"], errors="coerce").fillna(0).astype(bool)
     wide = c.pivot_table(index="service_id", columns="channel", values="count",
                          aggfunc="sum")
     wide = wide.reindex(columns=list(CHANNELS))

@@ -35,3 +35,114 @@ def verify(
     failed = sum(not r.passed for r in results)
     typer.echo(f"{len(results) - failed} passed, {failed} failed")
     raise typer.Exit(1 if failed else 0)
+
+
+def _resolve_year(year: int | None, data: Path | None) -> int:
+    from barometer.load import available_years
+
+    years = available_years(data)
+    if year is None:
+        return max(years)
+    if year not in years:
+        typer.echo(f"error: no edition {year} in {data or 'the embedded data'} "
+                   f"(available: {', '.join(map(str, years))})", err=True)
+        raise typer.Exit(2)
+    return year
+
+
+@app.command()
+def run(
+    year: Annotated[int | None, typer.Option(help="edition (default: the latest)")] = None,
+    data: Annotated[Path | None, typer.Option(help="inputs folder (default: embedded "
+                                                   "synthetic editions)")] = None,
+    out: Annotated[Path | None, typer.Option(help="output folder (default: "
+                                                  "reports/<year>)")] = None,
+    variance: Annotated[str, typer.Option(help="linearization or bootstrap")] = "linearization",
+    replicates: Annotated[int, typer.Option(help="bootstrap replicates")] = 200,
+    seed: Annotated[int, typer.Option(help="seed of the bootstrap")] = 20161,
+    force: Annotated[bool, typer.Option(help="replace an already published edition")] = False,
+) -> None:
+    """Run the annual scoreboard: weighting, estimation, admin join, open data, note."""
+    import sys
+
+    from rich.console import Console
+
+    from barometer.errors import BarometerError
+    from barometer.pipeline import RunConfig, compute, write_run
+    from barometer.publish import publish_atomically
+
+    console = Console(stderr=True)
+    year = _resolve_year(year, data)
+    target = out or Path("reports") / str(year)
+    if target.exists() and not force:
+        typer.echo(f"error: {target} already holds a published edition; nothing was "
+                   "changed. Use --force to replace it.", err=True)
+        raise typer.Exit(1)
+    config = RunConfig(year=year, data_dir=data, out=target, variance=variance,
+                       replicates=replicates, seed=seed, force=force,
+                       command="barometer " + " ".join(sys.argv[1:]))
+    try:
+        with console.status("running") as status:
+            result = compute(config, progress=lambda m: status.update(m))
+            status.update("writing the outputs")
+            from barometer.note import write_note_and_report
+
+            path = publish_atomically(
+                target, [lambda f: write_run(result, f),
+                         lambda f: write_note_and_report(result, f)], force=force)
+    except BarometerError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    cells = result.record["cells"]
+    typer.echo(f"edition {year}: {len(result.estimates)} cells ({cells['published']} "
+               f"published, {cells['caution']} caution, {cells['suppressed']} suppressed), "
+               f"{int((result.admin_uptake['level'] == 'service').sum())} services")
+    typer.echo(f"written to {path}")
+
+
+@app.command()
+def weight(
+    year: Annotated[int | None, typer.Option(help="edition (default: the latest)")] = None,
+    data: Annotated[Path | None, typer.Option(help="inputs folder")] = None,
+) -> None:
+    """Weight both populations of an edition and print the weighting diagnostics."""
+    from barometer.indicators import load_weighting
+    from barometer.load import load_edition
+    from barometer.scoreboard import weight_population
+
+    year = _resolve_year(year, data)
+    edition = load_edition(year, data)
+    for pop, spec in load_weighting().items():
+        wp = weight_population(getattr(edition, pop), edition.margins[pop], spec)
+        typer.echo(f"== {pop} ({year}): {' > '.join(wp.design.history[1:])}")
+        typer.echo(wp.diagnostics.summary())
+
+
+@app.command("estimate")
+def estimate_cmd(
+    indicator: Annotated[str, typer.Argument(help="indicator id (see the catalogue)")],
+    year: Annotated[int | None, typer.Option(help="edition (default: the latest)")] = None,
+    data: Annotated[Path | None, typer.Option(help="inputs folder")] = None,
+    by: Annotated[str | None, typer.Option(help="breakdown variable")] = None,
+) -> None:
+    """Estimate one indicator (overall and by a domain) and print the table."""
+    from barometer.indicators import load_catalogue, load_weighting
+    from barometer.load import load_edition
+    from barometer.scoreboard import estimate_indicators, weight_population
+
+    catalogue = load_catalogue()
+    try:
+        ind = catalogue.get(indicator)
+    except KeyError:
+        typer.echo(f"error: unknown indicator {indicator!r}; known: "
+                   f"{', '.join(i.id for i in catalogue.indicators)}", err=True)
+        raise typer.Exit(2) from None
+    year = _resolve_year(year, data)
+    edition = load_edition(year, data)
+    spec = load_weighting()[ind.population]
+    wp = weight_population(getattr(edition, ind.population), edition.margins[ind.population],
+                           spec)
+    table = estimate_indicators({ind.population: wp}, catalogue)
+    table = table[(table["indicator"] == indicator) & table["by"].isin(["all", by])]
+    cols = ["by", "domain", "estimate", "se", "ci_low", "ci_high", "n", "deff", "status"]
+    typer.echo(table[cols].to_string(index=False))

@@ -1,0 +1,196 @@
+"""The annual run: a year's inputs to the published scoreboard, in one call.
+
+load → validate → design → calibrate → estimate → join admin → publish. Every choice
+(specifications, seeds, versions, input hashes, command line) goes into the run record
+(``run_record.json``) that the methodology note reads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from barometer.admin import coherence, digital_uptake
+from barometer.indicators import Catalogue, WeightingSpec, load_catalogue, load_weighting
+from barometer.publish import (
+    OPEN_DATA,
+    suppress,
+    validate_package,
+    write_open_data,
+)
+from barometer.scoreboard import WeightedPopulation, estimate_indicators, weight_population
+from barometer.trends import trends
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True, eq=False)
+class RunConfig:
+    """The choices of a run (all recorded)."""
+
+    year: int | None = None
+    data_dir: Path | None = None
+    out: Path | None = None
+    variance: str = "linearization"
+    replicates: int = 200
+    seed: int = 20161
+    force: bool = False
+    command: str = ""
+
+
+@dataclass(frozen=True, eq=False)
+class RunResult:
+    """Everything a run computed (the open-data tables before suppression included)."""
+
+    year: int
+    out: Path | None
+    estimates: pd.DataFrame
+    admin_uptake: pd.DataFrame
+    coherence: pd.DataFrame
+    trends: pd.DataFrame
+    series: pd.DataFrame
+    weighted: dict[str, WeightedPopulation]
+    record: dict[str, Any]
+    edition: Any = field(repr=False, default=None)
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The open-data tables, publication rules applied."""
+        return {
+            "estimates": suppress(self.estimates),
+            "admin_uptake": self.admin_uptake,
+            "coherence": self.coherence,
+            "trends": self.trends,
+            "weighting_diagnostics": weighting_table(self.weighted),
+            "series": suppress(self.series),
+        }
+
+
+def weighting_table(weighted: dict[str, WeightedPopulation]) -> pd.DataFrame:
+    """Weighting diagnostics of every population in one long table."""
+    frames = []
+    for pop, wp in weighted.items():
+        f = wp.diagnostics.to_frame().rename(columns={"target": "target_count"})
+        frames.append(f.assign(population=pop))
+    out = pd.concat(frames, ignore_index=True)
+    cols = ["population", "kind", "name", "value", "constraint", "target_count", "achieved",
+            "rel_diff"]
+    return out[cols]
+
+
+def _weight_and_estimate(edition: Any, catalogue: Catalogue, specs: dict[str, WeightingSpec],
+                         variance: str, replicates: int, seed: int
+                         ) -> tuple[dict[str, WeightedPopulation], pd.DataFrame]:
+    weighted = {}
+    for pop in ("individuals", "companies"):
+        frame = getattr(edition, pop)
+        weighted[pop] = weight_population(frame, edition.margins[pop], specs[pop],
+                                          variance=variance, replicates=replicates,
+                                          seed=seed, source=f"{pop} survey {edition.year}")
+    return weighted, estimate_indicators(weighted, catalogue)
+
+
+def _item_indicators(catalogue: Catalogue) -> dict[str, str]:
+    """The indicator measuring each per-service survey item's online share."""
+    return {i.item: i.id for i in catalogue.indicators
+            if i.item.startswith("svc_") and i.kind == "share"}
+
+
+def _package_hash(name: str) -> str:
+    data = resources.files("barometer").joinpath("data", name).read_bytes()
+    return hashlib.sha256(data).hexdigest()
+
+
+def compute(config: RunConfig, progress: Progress | None = None) -> RunResult:
+    """Run the whole chain for one year (nothing is written)."""
+    from barometer import __version__
+    from barometer.load import available_years, load_edition
+
+    say = progress or (lambda _msg: None)
+    years = available_years(config.data_dir)
+    year = config.year if config.year is not None else max(years)
+    if year not in years:
+        raise ValueError(f"no edition {year} in the data (available: {years})")
+    catalogue = load_catalogue()
+    specs = load_weighting()
+    say(f"loading and validating the {year} edition")
+    edition = load_edition(year, config.data_dir)
+    say("weighting and estimating")
+    weighted, est = _weight_and_estimate(edition, catalogue, specs, config.variance,
+                                         config.replicates, config.seed)
+    say("joining the administrative counts")
+    uptake = digital_uptake(edition.admin_counts, edition.services, year)
+    coh = coherence(uptake, est, edition.services, _item_indicators(catalogue))
+    series = [est.assign(year=year)]
+    for y in (y for y in years if y < year):
+        say(f"estimating the {y} edition for the series")
+        other = load_edition(y, config.data_dir)
+        series.append(_weight_and_estimate(other, catalogue, specs, "linearization",
+                                           config.replicates, config.seed)[1].assign(year=y))
+    all_years = pd.concat(series[::-1], ignore_index=True)
+    all_years = all_years.sort_values(["year", "indicator"], kind="stable",
+                                      ignore_index=True)
+    trend = trends(all_years, year)
+    record = {
+        "package": "barometer", "version": __version__, "year": year,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": config.command or " ".join(sys.argv),
+        "python": platform.python_version(),
+        "libraries": {m: sys.modules[m].__version__ for m in ("numpy", "pandas", "scipy")},
+        "variance": config.variance,
+        "replicates": config.replicates if config.variance == "bootstrap" else None,
+        "seed": config.seed,
+        "data_dir": str(config.data_dir) if config.data_dir else "embedded synthetic data",
+        "input_hashes": dict(edition.sha256),
+        "input_warnings": [str(w) for w in edition.warnings],
+        "catalogue": {"version": catalogue.version, "sha256": _package_hash("indicators.toml"),
+                      "rules": catalogue.rules.__dict__},
+        "weighting": {pop: {**spec.__dict__,
+                            "history": list(weighted[pop].design.history),
+                            "margins_source": edition.margins[pop].source,
+                            "margins_reference_date": str(edition.margins[pop].reference_date)}
+                      for pop, spec in specs.items()},
+        "weighting_sha256": _package_hash("weighting.toml"),
+        "series_years": sorted(int(y) for y in all_years["year"].unique()),
+        "series_variance": "linearization for editions before the current one",
+        "cells": {s: int((est["status"] == s).sum()) for s in ("published", "caution",
+                                                               "suppressed")},
+    }
+    return RunResult(year, None, est, uptake, coh, trend, all_years, weighted, record,
+                     edition)
+
+
+def _json_default(v: object) -> object:
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, Path):
+        return str(v)
+    return str(v)
+
+
+def write_run(result: RunResult, folder: Path) -> None:
+    """Write the open data and the run record into ``folder`` (validated package)."""
+    tables = result.tables()
+    pkg = write_open_data(
+        folder / "opendata", tables, name=f"barometer-{result.year}",
+        title=f"Digital public-services scoreboard {result.year}",
+        description="Survey indicators with design-based precision, digital uptake from "
+        "administrative counts, coherence, trends and weighting diagnostics.",
+    )
+    validate_package(pkg)
+    (folder / "run_record.json").write_text(
+        json.dumps(result.record, indent=2, default=_json_default, ensure_ascii=False),
+        encoding="utf-8")
+
+
+__all__ = ["OPEN_DATA", "RunConfig", "RunResult", "compute", "weighting_table", "write_run"]
