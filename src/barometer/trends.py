@@ -35,7 +35,7 @@ def trends(series: pd.DataFrame, year: int) -> pd.DataFrame:
             refs.append(("first", years[0]))
     for name, ref_year in refs:
         ref = series[series["year"] == ref_year].set_index(KEY)
-        both = now.join(ref[["estimate", "se", "status"]], rsuffix="_ref", how="inner")
+        both = now.join(ref[["estimate", "se", "status"]].add_suffix("_ref"), how="inner")
         change = both["estimate"] - both["estimate_ref"]
         se = np.sqrt(both["se"] ** 2 + both["se_ref"] ** 2)
         with np.errstate(divide="ignore", invalid="ignore"):
