@@ -111,7 +111,7 @@ def _clip(text: str, width: int) -> str:
 def render_table(problems: Sequence[Problem], *, max_rows: int = 200) -> str:
     """A fixed-width text table of problems: #, file, row(s), column, value, problem, hint."""
     head = ("#", "file", "row(s)", "column", "value", "problem", "what to do")
-    caps = (4, 36, 24, 22, 24, 60, 200)
+    caps = (4, 36, 28, 22, 24, 64, 200)
     body = [
         (str(i), p.file, p.rows_text(), p.column or "-",
          "-" if p.value is None else repr(p.value), p.problem, p.hint)

@@ -286,3 +286,16 @@ def synthesize(out: Path, years: Iterable[int] = range(2014, 2026), seed: int = 
         written += synthesize_year(out, int(year), seed, codebook, services, n_adults,
                                    n_companies)
     return written
+
+
+def parse_years(text: str) -> list[int]:
+    """Years from ``"2014-2025"``, ``"2016,2020"`` or ``"2025"`` (ranges inclusive)."""
+    years: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        if "-" in part:
+            lo, hi = (int(x) for x in part.split("-", 1))
+            years.extend(range(lo, hi + 1))
+        elif part:
+            years.append(int(part))
+    return years

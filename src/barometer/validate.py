@@ -365,9 +365,11 @@ def _check_one_margin(typed: pd.DataFrame, raw: pd.DataFrame, rows: np.ndarray, 
     if any(data[p].isna().any() for p in parts):
         return
     observed = data[parts[0]].astype(str)
+    coded = data[parts[0]].isin(codebook.variable(parts[0]).codes)
     for p in parts[1:]:
         observed = observed + "*" + data[p].astype(str)
-    in_data = set(observed)
+        coded &= data[p].isin(codebook.variable(p).codes)
+    in_data = set(observed[coded])  # unknown codes are reported by the survey checks
     in_margin = set(cats)
     absent = (~cats.isin(in_data)).to_numpy() & valid.to_numpy()
     problems.add_mask(file, "category", raw["category"].iloc[rows], absent,
