@@ -146,3 +146,17 @@ def estimate_cmd(
     table = table[(table["indicator"] == indicator) & table["by"].isin(["all", by])]
     cols = ["by", "domain", "estimate", "se", "ci_low", "ci_high", "n", "deff", "status"]
     typer.echo(table[cols].to_string(index=False))
+
+
+@app.command("synthesize")
+def synthesize_cmd(
+    out: Annotated[Path, typer.Argument(help="data folder to write (services.csv, <year>/)")],
+    years: Annotated[str, typer.Option(help="years: 2014-2025, 2016,2020 or 2025")] = (
+        "2014-2025"),
+    seed: Annotated[int, typer.Option(help="random seed (same seed -> same bytes)")] = 20161,
+) -> None:
+    """Write synthetic editions (survey samples, margins, admin counts, truth.csv)."""
+    from barometer.synthesize import parse_years, synthesize
+
+    written = synthesize(out, parse_years(years), seed)
+    typer.echo(f"wrote {len(written)} files to {out}")
