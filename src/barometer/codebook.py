@@ -215,6 +215,7 @@ class Codebook:
 
 
 def _option(raw: dict[str, object]) -> Option:
+    """An :class:`Option` from its TOML table (integer codes stay int, others str)."""
     code = raw["code"]
     return Option(code=code if isinstance(code, int) else str(code),
                   fr=str(raw["fr"]), en=str(raw["en"]))

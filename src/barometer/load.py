@@ -88,6 +88,7 @@ def available_years(data_dir: Path | None = None) -> list[int]:
 
 def _survey_file(folder: Path, population: str, root: Path, problems: Problems
                  ) -> Path | None:
+    """The one survey file of a population in an edition folder (problems otherwise)."""
     found = [folder / f"{population}{s}" for s in SURVEY_SUFFIXES
              if (folder / f"{population}{s}").is_file()]
     rel = (folder / population).relative_to(root).as_posix()
@@ -120,6 +121,7 @@ def load_edition(year: int | None = None, data_dir: Path | None = None) -> Editi
     files: dict[str, str] = {}
 
     def rel(p: Path) -> str:
+        """Path relative to the data folder, as problems and digests name files."""
         return p.relative_to(root).as_posix()
 
     if not folder.is_dir():
@@ -131,6 +133,7 @@ def load_edition(year: int | None = None, data_dir: Path | None = None) -> Editi
         hashes[rel(cb_path)] = sha256(cb_path)
 
     def csv_input(path: Path, role: str) -> pd.DataFrame | None:
+        """Read one CSV input as text, recording its digest (missing -> problem)."""
         if not path.is_file():
             problems.add(rel(path), "", "missing file", f"provide {path.name} ({role})")
             return None

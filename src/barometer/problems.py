@@ -105,6 +105,7 @@ class Problems:
 
 
 def _clip(text: str, width: int) -> str:
+    """``text`` cut to ``width`` characters, with an ellipsis when cut."""
     return text if len(text) <= width else text[: width - 1] + "…"
 
 

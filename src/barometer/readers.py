@@ -52,6 +52,7 @@ def _to_text(s: pd.Series) -> pd.Series:
         return pd.Series(np.where(np.isnan(x), "", text), index=s.index, dtype=str)
 
     def cell(v: object) -> str:
+        """One object cell as text."""
         if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA:
             return ""
         if isinstance(v, dt.datetime | dt.date):
@@ -79,6 +80,7 @@ def read_csv_text(path: Path, file: str, problems: Problems) -> pd.DataFrame | N
 
 
 def _norm(label: str) -> str:
+    """A label normalised for matching: case-folded, spaces collapsed."""
     return " ".join(str(label).casefold().split())
 
 

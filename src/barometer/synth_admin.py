@@ -100,6 +100,7 @@ ONLINE_DEFINITION = "website, app or EDI (a downloaded form sent by post is mail
 
 
 def _logit(p: float) -> float:
+    """log(p / (1 - p))."""
     return float(np.log(p / (1 - p)))
 
 

@@ -75,6 +75,7 @@ def _service_shares(year: int) -> dict[str, float]:
 
 
 def _categories(codebook: Codebook, name: str) -> list[str]:
+    """Categories of a (possibly crossed) margin in codebook order, e.g. ``F*18-24``."""
     parts = name.split("*")
     cats = [[c] for c in codebook.variable(parts[0]).codes]
     for p in parts[1:]:
@@ -110,6 +111,7 @@ def margins_frame(pop: pd.DataFrame, codebook: Codebook, population: str, year: 
 
 
 def _fieldwork(rng: np.random.Generator, year: int, n: int) -> pd.Series:
+    """Interview dates spread over the fieldwork window (15 September - 31 October)."""
     start = pd.Timestamp(year, 9, 15)
     return pd.Series(start + pd.to_timedelta(rng.integers(0, 47, n), unit="D"))
 
@@ -201,6 +203,7 @@ def write_sav(frame: pd.DataFrame, path: Path, codebook: Codebook, population: s
 
 def _write_csv(frame: pd.DataFrame, path: Path, sep: str = ",",
                float_format: str | None = None) -> None:
+    """Write a CSV deterministically (UTF-8, ``\\n`` line ends, ISO dates)."""
     frame.to_csv(path, index=False, sep=sep, lineterminator="\n", float_format=float_format,
                  date_format="%Y-%m-%d", encoding="utf-8")
 

@@ -74,6 +74,7 @@ SIZE_BOUNDS: dict[str, tuple[int, int]] = {
 
 
 def _blank(s: pd.Series) -> np.ndarray:
+    """True where a text cell is empty or only spaces."""
     return (s.astype(str).str.strip() == "").to_numpy()
 
 
