@@ -262,7 +262,8 @@ def solve_g(x: np.ndarray, d: np.ndarray, population: np.ndarray, method: str,
     """g-weights meeting ``sum_i g_i d_i x_i = population`` (Deville & Särndal 1992).
 
     Newton iterations on lambda as R's ``grake``: T = X' diag(d F'(X lambda)) X,
-    lambda += T^+ (t_x - sum_i d_i g_i x_i), with step halving while g is not finite;
+    lambda += T^+ (t_x - sum_i d_i g_i x_i), with step halving while g is not finite or
+    while the step makes the largest misfit worse (bounded distances can otherwise cycle);
     stops when every |misfit| / (1 + |target|) < ``tol``. When every target exceeds 20
     times its sample total the weights are first scaled by the mean ratio (as ``grake``
     does), so bounds then apply to the scaled weights. ``weight_bounds`` (lower, upper) bound
@@ -291,6 +292,7 @@ def solve_g(x: np.ndarray, d: np.ndarray, population: np.ndarray, method: str,
         t = (x * (dd * deriv)[:, None]).T @ x
         misfit = population - sample_total - x.T @ (dd * (g - 1))
         step = np.linalg.pinv(t, rcond=256 * np.finfo(float).eps, hermitian=True) @ misfit
+        g_prev = g
         eta = eta + step
         g, deriv = f(x @ eta, lo, hi)
         while it < max_iter and not (np.isfinite(g).all() and np.isfinite(deriv).all()):
@@ -299,6 +301,15 @@ def solve_g(x: np.ndarray, d: np.ndarray, population: np.ndarray, method: str,
             eta = eta - step
             g, deriv = f(x @ eta, lo, hi)
         misfit = population - sample_total - x.T @ (dd * (g - 1))
+        # damping: halve a step that makes the fit worse (bounded problems can cycle)
+        before = np.abs(population - sample_total - x.T @ (dd * (g_prev - 1))).max()
+        halvings = 0
+        while np.abs(misfit).max() > before and halvings < 30:
+            halvings += 1
+            step = step / 2
+            eta = eta - step
+            g, deriv = f(x @ eta, lo, hi)
+            misfit = population - sample_total - x.T @ (dd * (g - 1))
         if np.all(np.abs(misfit) / (1 + np.abs(population)) < tol):
             converged = True
             break

@@ -300,12 +300,17 @@ class Design:
     def degf(self, rows: np.ndarray | None = None) -> int:
         """Design degrees of freedom: #PSUs - #strata (R's ``degf``), over ``rows`` if given.
 
-        For a replicate design: the rank of the replicate weights minus one.
+        For a replicate design: the rank of the replicate weights minus one, recomputed on
+        the rows of a domain (as R's subset of a replicate design does).
         """
-        if self.replicates is not None:
-            return self.replicates.degf
-        st = self.stages[0]
         mask = self.weights > 0 if rows is None else rows & (self.weights > 0)
+        if self.replicates is not None:
+            if rows is None or mask.sum() == (self.weights > 0).sum():
+                return self.replicates.degf
+            from barometer.replicate import replicate_rank
+
+            return replicate_rank(self.replicates.weights[mask]) - 1
+        st = self.stages[0]
         return int(np.unique(st.clusters[mask]).size - np.unique(st.strata[mask]).size)
 
     def check_lonely_psu(self) -> None:

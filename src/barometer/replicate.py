@@ -70,11 +70,11 @@ class ReplicateWeights:
     def reweighted(self, weights: np.ndarray, *, recompute_degf: bool = False
                    ) -> ReplicateWeights:
         """The same replicates with new weights (after a weighting step)."""
-        degf = _rank(weights) - 1 if recompute_degf else self.degf
+        degf = replicate_rank(weights) - 1 if recompute_degf else self.degf
         return replace(self, weights=weights, degf=degf)
 
 
-def _rank(w: np.ndarray) -> int:
+def replicate_rank(w: np.ndarray) -> int:
     """Numerical rank with R's qr tolerance 1e-5 (``degf.svyrep.design``)."""
     from scipy import linalg
 
@@ -120,8 +120,8 @@ def with_replicates(design: Design, type: str = "JKn", *, replicates: int = 200,
         factors, scale, rscales = _bootstrap(psu_stratum, n_h, popsize, replicates, seed)
     start = design.base_weights[:, None] * factors[psu]
     reps = ReplicateWeights(type=type, weights=start, start=start, scale=scale,
-                            rscales=rscales, mse=mse, degf=_rank(start) - 1, fay_rho=fay_rho,
-                            seed=rng_seed)
+                            rscales=rscales, mse=mse, degf=replicate_rank(start) - 1,
+                            fay_rho=fay_rho, seed=rng_seed)
     reps = reps.reweighted(reps.rebuild(design.weighting))
     return design.with_weights(design.weights, f"replicates: {type} x{reps.n_replicates}"
                                + (f", rho {fay_rho}" if type == "Fay" else "")

@@ -159,8 +159,15 @@ def trim(design: Design, *, lower: float | None = None, upper: float | None = No
     last = design.weighting[-1] if design.weighting else None
     if isinstance(last, CalibrationRecord):
         method = "raking" if last.method == "raking" else "truncated"
+        bounds = (lo * mean_w, hi * mean_w)
         sol = solve_g(last.aux, last.d, last.population, method, last.bounds, tol=last.tol,
-                      max_iter=max_iter, weight_bounds=(lo * mean_w, hi * mean_w))
+                      max_iter=max_iter, weight_bounds=bounds)
+        if not sol.converged and method == "raking":
+            # capped raking can cycle where a bound binds: the truncated linear distance
+            # (Deville & Särndal 1992, case 6) solves the same constraints reliably
+            method = "truncated"
+            sol = solve_g(last.aux, last.d, last.population, method, last.bounds,
+                          tol=last.tol, max_iter=max_iter, weight_bounds=bounds)
         if not sol.converged:
             rel = np.abs(sol.misfit) / (1 + np.abs(last.population))
             i = int(np.argmax(rel))
