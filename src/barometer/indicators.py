@@ -113,6 +113,7 @@ class WeightingSpec:
     numeric: tuple[str, ...] = ()
     bounds: tuple[float, float] | None = None
     trim: tuple[float, float] | None = None
+    collapse: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 def _read_toml(path: Path | None, name: str) -> dict[str, Any]:
@@ -155,6 +156,8 @@ def load_weighting(path: Path | None = None) -> dict[str, WeightingSpec]:
             design=dict(d.get("design", {})), numeric=tuple(d.get("numeric", ())),
             bounds=tuple(d["bounds"]) if "bounds" in d else None,  # type: ignore[arg-type]
             trim=tuple(d["trim"]) if "trim" in d else None,  # type: ignore[arg-type]
+            collapse={v: {str(a): str(b) for a, b in m.items()}
+                      for v, m in d.get("collapse", {}).items()},
         )
     return out
 

@@ -57,6 +57,10 @@ def weight_population(frame: pd.DataFrame, margins: MarginSet, spec: WeightingSp
                       seed: int = 20161, source: str = "survey") -> WeightedPopulation:
     """Build the design of one population and calibrate (and trim) it to its margins."""
     frame = add_derived_domains(frame, spec.population)
+    categorical = margins.to_dict()
+    names = {m: m for m in categorical}
+    if spec.collapse:
+        frame, categorical, names = collapse_categories(frame, categorical, spec.collapse)
     design = Design.from_frame(frame, strata=spec.design.get("strata"),
                                weights=spec.design.get("weights"), source=source)
     if variance == "bootstrap":
@@ -64,19 +68,48 @@ def weight_population(frame: pd.DataFrame, margins: MarginSet, spec: WeightingSp
     elif variance != "linearization":
         raise ValueError(f"unknown variance method {variance!r}: use linearization or "
                          "bootstrap")
-    available = margins.to_dict()
-    missing = [m for m in spec.margins if m not in available]
+    missing = [m for m in spec.margins if m not in names]
     if missing:
         raise CalibrationError(f"the weighting specification needs margin {missing[0]!r}",
                                where=f"{spec.population} margins",
-                               hint=f"margins in the file: {', '.join(available)}")
-    cat = {m: available[m] for m in spec.margins}
+                               hint=f"margins in the file: {', '.join(names)}")
+    cat = {names[m]: categorical[names[m]] for m in spec.margins}
     num = {v: margins.total_for(v) for v in spec.numeric}
     design = calibrate(design, categorical=cat, numeric=num, total=margins.total,
                        method=spec.method, bounds=spec.bounds, max_iter=100)
     if spec.trim is not None:
         design = trim(design, lower=spec.trim[0], upper=spec.trim[1])
     return WeightedPopulation(spec.population, design, diagnostics(design), spec)
+
+
+def collapse_categories(frame: pd.DataFrame, margins: dict[str, dict[str, float]],
+                        collapse: Mapping[str, Mapping[str, str]]
+                        ) -> tuple[pd.DataFrame, dict[str, dict[str, float]], dict[str, str]]:
+    """Merge sparse categories for calibration only: ``collapse = {var: {old: new}}``.
+
+    The data gain a column ``<var>_calib`` with the merged codes (the published domain
+    ``var`` keeps its own codes); margins on ``var`` (simple or crossed) are renamed to use
+    it and the counts of merged categories are summed. Returns the frame, the margins and
+    the renaming of margin names.
+    """
+    def rename(name: str) -> str:
+        return "*".join(f"{p}_calib" if p in collapse else p for p in name.split("*"))
+
+    out: dict[str, dict[str, float]] = {}
+    names: dict[str, str] = {}
+    for key, counts in margins.items():
+        parts = key.split("*")
+        merged: dict[str, float] = {}
+        for cat, v in counts.items():
+            codes = [collapse.get(p, {}).get(c, c)
+                     for p, c in zip(parts, cat.split("*"), strict=True)]
+            new = "*".join(codes)
+            merged[new] = merged.get(new, 0.0) + v
+        names[key] = rename(key)
+        out[names[key]] = merged
+    extra = {f"{var}_calib": frame[var].astype(str).replace(dict(mapping))
+             for var, mapping in collapse.items()}
+    return frame.assign(**extra), out, names
 
 
 def publication_status(n: int, cv: float, rules: PublicationRules) -> tuple[str, str]:

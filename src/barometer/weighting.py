@@ -12,7 +12,8 @@
   says so when both cannot hold. Without calibration, weights are clipped and the excess
   is spread over the untrimmed units, preserving the total (Potter 1990; R's
   ``trimWeights``); the trimmed weights are then treated as fixed for linearisation.
-* Diagnostics: targets vs achieved margins, g-weight distribution, min/max/CV of weights,
+* Diagnostics: targets vs achieved margins, distribution of the g-weights (final / initial
+  weight, the initial weights scaled to the final total), min/max/CV of weights,
   Kish's design effect due to weighting 1 + CV^2 = n sum w^2 / (sum w)^2 and effective
   sample size (sum w)^2 / sum w^2 (Kish 1965, 1992).
 """
@@ -246,7 +247,10 @@ def diagnostics(design: Design) -> WeightingDiagnostics:
     cals = design.calibrations
     if cals:
         last = cals[-1]
-        g = (w / np.where(last.d > 0, last.d, np.nan))[w > 0]
+        # g relative to the initial weights scaled to the final total (as R's grake
+        # scales them), so an equal-weight quota sample shows its adjustment factors
+        d = np.where(last.d > 0, last.d, np.nan)
+        g = (w / d)[w > 0] / (w.sum() / np.nansum(last.d[w > 0]))
         for q, name in zip((0, 1, 5, 25, 50, 75, 95, 99, 100),
                            ("g_min", "g_p1", "g_p5", "g_p25", "g_p50", "g_p75", "g_p95",
                             "g_p99", "g_max"), strict=True):
