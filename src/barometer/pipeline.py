@@ -100,6 +100,21 @@ def _weight_and_estimate(edition: Any, catalogue: Catalogue, specs: dict[str, We
     return weighted, estimate_indicators(weighted, catalogue)
 
 
+def _series_year(year: int, data_dir: Path | None) -> pd.DataFrame:
+    """One earlier edition's estimates for the series (linearisation)."""
+    from barometer.load import load_edition
+
+    edition = load_edition(year, data_dir)
+    est = _weight_and_estimate(edition, load_catalogue(), load_weighting(), "linearization",
+                               0, 0)[1]
+    return est.assign(year=year)
+
+
+def _series(years: list[int], data_dir: Path | None) -> list[pd.DataFrame]:
+    """Earlier editions' estimates (linearisation), one edition at a time."""
+    return [_series_year(y, data_dir) for y in years]
+
+
 def _item_indicators(catalogue: Catalogue) -> dict[str, str]:
     """The indicator measuring each per-service survey item's online share."""
     return {i.item: i.id for i in catalogue.indicators
@@ -112,7 +127,18 @@ def _package_hash(name: str) -> str:
 
 
 def compute(config: RunConfig, progress: Progress | None = None) -> RunResult:
-    """Run the whole chain for one year (nothing is written)."""
+    """Run the whole chain for one year (nothing is written).
+
+    BLAS is limited to one thread during the run: the linear algebra here is many small
+    products (a survey of 1,000 rows), where thread start-up costs more than it saves.
+    """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _compute(config, progress)
+
+
+def _compute(config: RunConfig, progress: Progress | None = None) -> RunResult:
     from barometer import __version__
     from barometer.load import available_years, load_edition
 
@@ -131,12 +157,9 @@ def compute(config: RunConfig, progress: Progress | None = None) -> RunResult:
     say("joining the administrative counts")
     uptake = digital_uptake(edition.admin_counts, edition.services, year)
     coh = coherence(uptake, est, edition.services, _item_indicators(catalogue))
-    series = [est.assign(year=year)]
-    for y in (y for y in years if y < year):
-        say(f"estimating the {y} edition for the series")
-        other = load_edition(y, config.data_dir)
-        series.append(_weight_and_estimate(other, catalogue, specs, "linearization",
-                                           config.replicates, config.seed)[1].assign(year=y))
+    earlier = [y for y in years if y < year]
+    say(f"estimating {len(earlier)} earlier editions for the series")
+    series = [est.assign(year=year), *_series(earlier, config.data_dir)]
     all_years = pd.concat(series[::-1], ignore_index=True)
     all_years = all_years.sort_values(["year", "indicator"], kind="stable",
                                       ignore_index=True)
