@@ -1,0 +1,114 @@
+"""End to end: the annual run on the embedded editions, and the CLI."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from barometer.cli import app
+from barometer.indicators import load_catalogue
+from barometer.load import load_truth
+from barometer.pipeline import RunConfig, RunResult, compute
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def result() -> RunResult:
+    return compute(RunConfig())
+
+
+def test_every_indicator_and_domain_is_present_or_suppressed(result: RunResult) -> None:
+    cat = load_catalogue()
+    est = result.estimates
+    for ind in cat.indicators:
+        rows = est[est["indicator"] == ind.id]
+        assert set(rows["by"]) >= {"all", *cat.domains[ind.population]}, ind.id
+        for by in cat.domains[ind.population]:
+            levels = result.weighted[ind.population].design.data[by].dropna().unique()
+            got = set(rows.loc[rows["by"] == by, "domain"])
+            assert got <= set(map(str, levels)), (ind.id, by)
+    assert est["status"].isin(["published", "caution", "suppressed"]).all()
+    assert est["rule"].str.len().gt(0).all()
+    small = est[est["n"] < 30]
+    assert (small["status"] == "suppressed").all()
+    opendata = result.tables()["estimates"]
+    assert opendata.loc[opendata["status"] == "suppressed", "estimate"].isna().all()
+
+
+def test_coherence_has_every_linked_service(result: RunResult) -> None:
+    services = result.edition.services
+    linked = set(services.loc[services["survey_item"].fillna("") != "", "service_id"])
+    assert linked and set(result.coherence["service_id"]) == linked
+
+
+def test_admin_uptake_flags_missing_and_revised(result: RunResult) -> None:
+    up = result.admin_uptake
+    services = up[up["level"] == "service"]
+    assert set(services["service_id"]) == set(result.edition.services["service_id"])
+    missing = services[services["status"] == "missing"]
+    assert missing["uptake"].isna().all()  # never a silent zero
+    assert ((up["level"] == "all").sum()) == 1
+
+
+def test_trends_since_previous_and_first(result: RunResult) -> None:
+    t = result.trends
+    assert set(t["reference"]) == {"previous", "first"}
+    assert set(t["reference_year"]) == {result.year - 1, min(result.series["year"])}
+    assert np.allclose(t["change"], t["estimate"] - t["reference_estimate"], equal_nan=True)
+
+
+def _truth_share(truth: pd.DataFrame, ind) -> float:  # type: ignore[no-untyped-def]
+    basis = "persons" if ind.population == "individuals" else ind.basis
+    rows = truth[(truth["population"] == ind.population) & (truth["weighting"] == basis)
+                 & (truth["item"] == ind.item) & (truth["domain"] == "all")
+                 & truth["code"].isin(ind.codes)]
+    return float(rows["share"].sum())
+
+
+def test_weighted_estimates_are_closer_to_the_truth(result: RunResult) -> None:
+    truth = load_truth(result.year)
+    overall = result.estimates[result.estimates["by"] == "all"].set_index("indicator")
+    checked = 0
+    for ind in load_catalogue().indicators:
+        if not ind.headline or ind.kind != "share" or ind.not_asked == "zero":
+            continue
+        target = _truth_share(truth, ind)
+        unweighted = np.nanmean(ind.variable(result.weighted[ind.population].design.data))
+        weighted = overall.loc[ind.id, "estimate"]
+        assert abs(weighted - target) < abs(unweighted - target), ind.id
+        checked += 1
+    assert checked >= 8
+
+
+def _digest(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_cli_run_two_years_refuses_to_overwrite(tmp_path: Path) -> None:
+    from frictionless import validate
+
+    for year in (2024, 2025):
+        out = tmp_path / str(year)
+        res = runner.invoke(app, ["run", "--year", str(year), "--out", str(out)])
+        assert res.exit_code == 0, res.output
+        for stem in ("estimates", "admin_uptake", "coherence", "trends",
+                     "weighting_diagnostics"):
+            assert (out / "opendata" / f"{stem}.csv").exists()
+            assert (out / "opendata" / f"{stem}.parquet").exists()
+        assert validate(str(out / "opendata" / "datapackage.json")).valid
+        assert (out / "run_record.json").exists()
+    before = _digest(tmp_path / "2025")
+    again = runner.invoke(app, ["run", "--year", "2025", "--out", str(tmp_path / "2025")])
+    assert again.exit_code == 1 and "--force" in again.output
+    assert _digest(tmp_path / "2025") == before
+    forced = runner.invoke(app, ["run", "--year", "2025", "--out", str(tmp_path / "2025"),
+                                 "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["2024", "2025"]
