@@ -1,0 +1,520 @@
+"""Stage *publish* (note): the methodology note of a run, and the call that writes it all.
+
+:func:`write_note_and_report` is what ``barometer run`` calls inside its atomic publication:
+it draws the charts (:mod:`barometer.report`), renders ``methodology-note.md`` from the
+Jinja2 template ``templates/note.md.j2`` (which includes the hand-written, versioned parts
+under ``templates/methodology/``: principles, formulas, limitations, references...),
+converts it to ``methodology-note.html`` and writes ``scoreboard.html``.
+
+Every number the note prints is read from the run: the open-data tables (publication rules
+applied, so a suppressed value can never appear), the weighted designs and their
+diagnostics, the edition (codebook, margins, services, counts, warnings) and the run record.
+The note covers the AAPOR Transparency Initiative disclosure items and the ESS quality
+headings; for the synthetic default data it says plainly that the data are synthetic.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from barometer.report import (
+    POPULATION_LABELS,
+    Charts,
+    by_label,
+    domain_label,
+    environment,
+    fmt_estimate,
+    fmt_int,
+    fmt_num,
+    fmt_pct,
+    g_weights,
+    md_table,
+    write_figures,
+    write_scoreboard,
+)
+
+if TYPE_CHECKING:
+    from barometer.codebook import Codebook, Item
+    from barometer.indicators import Catalogue
+    from barometer.pipeline import RunResult
+
+NOTE_STEM = "methodology-note"
+SIMULATION_FILE = Path("simulation") / "coverage.csv"
+UNIT_NAMES = {"individuals": "adults", "companies": "companies"}
+QUANTILES = (0, 1, 5, 25, 50, 75, 95, 99, 100)
+
+
+# ---------------------------------------------------------------------------- populations
+def _fieldwork(frame: pd.DataFrame) -> dict[str, Any]:
+    dates = pd.to_datetime(frame["interview_date"])
+    modes = frame["mode"].astype(str).value_counts()
+    return {"start": dates.min().date().isoformat(), "end": dates.max().date().isoformat(),
+            "days": int(dates.dt.normalize().nunique()),
+            "modes": ", ".join(f"{m} {fmt_int(c)} ({fmt_pct(c / len(frame))} %)"
+                               for m, c in modes.items())}
+
+
+def _margins_table(result: RunResult, pop: str) -> str:
+    """Target vs achieved per margin category (with the unweighted sample share)."""
+    ms = result.edition.margins[pop]
+    wp = result.weighted[pop]
+    data = ms.add_crossed_columns(wp.design.data)
+    w = wp.design.weights
+    rows = []
+    for name, m in ms.margins.items():
+        col = data[name].astype(str).to_numpy()
+        for cat, target in m.counts.items():
+            hit = col == str(cat)
+            achieved = float(w[hit].sum())
+            rows.append([f"`{name}`", _category(result, pop, m.variables, str(cat)),
+                         fmt_int(target), fmt_pct(target / ms.total),
+                         fmt_pct(hit.mean()), fmt_int(achieved),
+                         f"{(achieved - target) / target:.1e}" if target else ""])
+    diag = wp.diagnostics.margins
+    for _, r in diag[diag["constraint"].isin(wp.spec.numeric)].iterrows():
+        rows.append([f"`{r['constraint']}` (total)", "all", fmt_int(r["target"]), "", "",
+                     fmt_int(r["achieved"]), f"{r['rel_diff']:.1e}"])
+    return md_table(["Margin", "Category", "Target", "Target %", "Sample % (unweighted)",
+                     "Achieved (weighted)", "Relative difference"], rows, "llrrrrr")
+
+
+def _category(result: RunResult, pop: str, variables: tuple[str, ...], code: str) -> str:
+    """A (possibly crossed) margin category with its labels: ``11 Île-de-France``."""
+    cb = result.edition.codebook
+    labels = [domain_label(cb, pop, v, c) for v, c in zip(variables, code.split("*"),
+                                                             strict=False)]
+    text = " × ".join(labels)
+    return code if text == code.replace("*", " × ") else f"{code} ({text})"
+
+
+def _distribution_table(result: RunResult, pop: str) -> str:
+    design = result.weighted[pop].design
+    w = design.weights[design.weights > 0]
+    g = g_weights(design)
+    rows = [["final weight", *(fmt_num(np.percentile(w, q), 1) for q in QUANTILES)],
+            ["final / mean weight", *(fmt_num(np.percentile(w / w.mean(), q), 3)
+                                      for q in QUANTILES)],
+            ["g-weight", *(fmt_num(np.nanpercentile(g, q), 3) for q in QUANTILES)]]
+    heads = ["", "min", "P1", "P5", "P25", "median", "P75", "P95", "P99", "max"]
+    return md_table(heads, rows, "l" + "r" * 9)
+
+
+def _populations(result: RunResult, tables: dict[str, pd.DataFrame]) -> list[dict[str, Any]]:
+    out = []
+    diag = tables["weighting_diagnostics"]
+    for pop, wp in result.weighted.items():
+        frame = getattr(result.edition, pop)
+        ms = result.edition.margins[pop]
+        rec = result.record["weighting"][pop]
+        d = diag[(diag["population"] == pop) & (diag["kind"] == "weights")]
+        stat = dict(zip(d["name"], d["value"], strict=True))
+        margins = diag[(diag["population"] == pop) & (diag["kind"] == "margin")]
+        spec = wp.spec
+        out.append({
+            "name": pop, "label": POPULATION_LABELS[pop], "unit": UNIT_NAMES[pop],
+            "n": len(frame), "n_text": f"{fmt_int(len(frame))} {UNIT_NAMES[pop]}",
+            "fieldwork": _fieldwork(frame),
+            "total": fmt_int(ms.total),
+            "employees_total": fmt_int(ms.employees_total) if ms.employees_total else "",
+            "margins_source": rec["margins_source"],
+            "margins_date": rec["margins_reference_date"],
+            "margins": [{"name": n, "source": m.source, "date": m.reference_date.isoformat(),
+                         "categories": len(m.counts)} for n, m in ms.margins.items()],
+            "method": spec.method, "numeric": list(spec.numeric),
+            "margin_names": ", ".join(f"`{m}`" for m in ms.margins)
+            + "".join(f" and the total of `{v}`" for v in spec.numeric),
+            "bounds": f"[{spec.bounds[0]}, {spec.bounds[1]}]" if spec.bounds else "none",
+            "trim": f"[{spec.trim[0]}, {spec.trim[1]}] × mean weight" if spec.trim
+            else "none",
+            "design": spec.design, "history": rec["history"],
+            "iterations": fmt_int(stat.get("iterations")),
+            "constraints": len(margins),
+            "max_rel_diff": f"{margins['rel_diff'].abs().max():.1e}" if len(margins) else "",
+            "kish_deff": fmt_num(stat["kish_deff"], 3), "n_eff": fmt_num(stat["n_eff"], 1),
+            "weight_cv": fmt_num(stat["cv"], 3),
+            "g_min": fmt_num(np.nanmin(g_weights(wp.design)), 3),
+            "g_max": fmt_num(np.nanmax(g_weights(wp.design)), 3),
+            "margins_table": _margins_table(result, pop),
+            "distribution_table": _distribution_table(result, pop),
+            "df": fmt_int(_overall_df(tables["estimates"], pop)),
+        })
+    return out
+
+
+def _overall_df(est: pd.DataFrame, pop: str) -> float:
+    rows = est[(est["population"] == pop) & (est["by"] == "all")]
+    return float(rows["df"].max()) if len(rows) else float("nan")
+
+
+# ---------------------------------------------------------------------------- questionnaire
+def _filter_text(cb: Codebook, item: Item) -> str:
+    f = item.filter
+    if f is None:
+        return "everyone"
+    if f.source == "item":
+        parent = cb.item(item.population, f.name)
+        answers = " or ".join(f"« {o.fr} »" for o in parent.options if o.code in f.codes)
+        return f"those who answered `{f.name}` = {answers}"
+    labels = ", ".join(cb.label(item.population, f.name, c) for c in f.codes)
+    return f"units with `{f.name}` in {labels}"
+
+
+def _questionnaire(cb: Codebook, cat: Catalogue) -> list[dict[str, Any]]:
+    out = []
+    for pop in POPULATION_LABELS:
+        items = []
+        for pos, it in enumerate(cb.items_for(pop), start=1):
+            used = [i.id for i in cat.for_population(pop) if i.item == it.id]
+            items.append({
+                "position": pos, "id": it.id, "fr": it.fr, "en": it.en, "group": it.group,
+                "options": "; ".join(f"{o.code} « {o.fr} » ({o.en})" for o in it.options),
+                "asked": _filter_text(cb, it),
+                "used": ", ".join(f"`{u}`" for u in used) or "not used by an indicator",
+            })
+        out.append({"population": pop, "label": POPULATION_LABELS[pop], "entries": items})
+    return out
+
+
+def _missing_codes(cb: Codebook) -> str:
+    return "; ".join(f"{o.code} « {o.fr} » ({o.en})" for o in cb.missing.values())
+
+
+def _item_nonresponse(result: RunResult) -> str:
+    cb = result.edition.codebook
+    miss = cb.missing_codes
+    rows = []
+    for pop in POPULATION_LABELS:
+        frame = getattr(result.edition, pop)
+        for it in cb.items_for(pop):
+            code = pd.to_numeric(frame[it.id], errors="coerce")
+            asked = code != miss["not_asked"]
+            n = int(asked.sum())
+            if not n:
+                continue
+            dk = int((code == miss["dont_know"]).sum())
+            ref = int((code == miss["refused"]).sum())
+            rows.append([pop, f"`{it.id}`", fmt_int(n), fmt_pct(dk / n), fmt_pct(ref / n)])
+    return md_table(["Population", "Item", "Asked (n)", "Don't know %", "Refused %"], rows,
+                    "llrrr")
+
+
+# ---------------------------------------------------------------------------- estimates
+def _headline_table(est: pd.DataFrame, cat: Catalogue, headline_only: bool = True) -> str:
+    rows = []
+    for ind in cat.indicators:
+        if headline_only and not ind.headline:
+            continue
+        r = est[(est["indicator"] == ind.id) & (est["by"] == "all")].iloc[0]
+        sup = r["status"] == "suppressed"
+        k = ind.kind
+        rows.append([
+            f"`{ind.id}`", ind.label_en, "suppressed" if sup else fmt_estimate(r["estimate"], k),
+            "" if sup else f"{fmt_estimate(r['ci_low'], k)} – {fmt_estimate(r['ci_high'], k)}",
+            "" if sup else (fmt_pct(r["se"], 2) if k == "share" else fmt_num(r["se"], 3)),
+            fmt_int(r["n"]), "" if sup else fmt_num(r["deff"], 2), r["status"]])
+    return md_table(["Indicator", "Label", "Estimate", "Interval", "SE (points)", "n", "deff",
+                     "Status"], rows, "llrrrrrl")
+
+
+def _precision_table(est: pd.DataFrame, cb: Codebook) -> str:
+    """Half-widths of the intervals of the published shares, per population and breakdown."""
+    shares = est[(est["status"] != "suppressed") & est["ci_low"].notna()
+                 & (est["ci_method"] != "wald")].copy()
+    shares["half"] = 100 * (shares["ci_high"] - shares["ci_low"]) / 2
+    rows = []
+    for (pop, by), g in shares.groupby(["population", "by"], sort=False):
+        rows.append([pop, by_label(cb, str(by)), fmt_int(len(g)), fmt_int(g["n"].min()),
+                     fmt_int(g["n"].median()), fmt_num(g["half"].min(), 1),
+                     fmt_num(g["half"].median(), 1), fmt_num(g["half"].max(), 1)])
+    return md_table(["Population", "Breakdown", "Cells", "Min n", "Median n",
+                     "Min half-width", "Median half-width", "Max half-width"], rows,
+                    "llrrrrrr")
+
+
+def _rule_counts(est: pd.DataFrame) -> str:
+    counts = est.groupby(["population", "status", "rule"], sort=True).size()
+    rows = [[pop, status, f"`{rule}`", fmt_int(n)] for (pop, status, rule), n in
+            counts.items()]
+    return md_table(["Population", "Status", "Rule applied", "Cells"], rows, "lllr")
+
+
+def _rules(result: RunResult) -> dict[str, Any]:
+    r = dict(result.record["catalogue"]["rules"])
+    r["cv_caution_pct"] = fmt_pct(r["cv_caution"])
+    r["cv_suppress_pct"] = fmt_pct(r["cv_suppress"])
+    r["level_pct"] = f"{r['ci_level']:.0%}"
+    return r
+
+
+def _variance(result: RunResult, est: pd.DataFrame) -> dict[str, Any]:
+    method = result.record["variance"]
+    methods = sorted(est["method"].dropna().astype(str).unique())
+    return {"bootstrap": method == "bootstrap", "name": method,
+            "replicates": result.record.get("replicates"), "seed": result.record.get("seed"),
+            "methods": ", ".join(f"`{m}`" for m in methods),
+            "series": result.record.get("series_variance", "")}
+
+
+# ---------------------------------------------------------------------------- admin data
+def _join(values: Iterable[object]) -> str:
+    vals = [str(v) for v in dict.fromkeys(values) if pd.notna(v) and str(v)]
+    return "; ".join(vals)
+
+
+def _admin(result: RunResult, tables: dict[str, pd.DataFrame]) -> dict[str, Any]:
+    counts = result.edition.admin_counts
+    up = tables["admin_uptake"]
+    svc_up = up[up["level"] == "service"].set_index("service_id")
+    definitions, figures = [], []
+    online_defs = set()
+    for _, s in result.edition.services.iterrows():
+        sid = s["service_id"]
+        c = counts[counts["service_id"] == sid] if len(counts) else counts
+        u = svc_up.loc[sid] if sid in svc_up.index else None
+        received = len(c) > 0
+        channels = ", ".join(ch for ch, n in zip(c["channel"], c["count"], strict=True)
+                             if n > 0) if received else "none received"
+        if received:
+            online_defs.update(c["online_definition"].astype(str))
+        no = f"not received for {result.year}"
+        definitions.append([
+            s["label_en"], _join(c["supplier"]) if received else f"{s['ministry']} ({no})",
+            _join(c["counting_unit"]) if received else no, channels,
+            _join(c["coverage"]) if received else no])
+        revised = received and bool(pd.to_numeric(c["revised"], errors="coerce").max())
+        figures.append([
+            s["label_en"], f"{result.year}",
+            _join(c["date_received"].astype(str).str[:10]) if received else "not received",
+            "revised by the supplier" if revised else ("none" if received else ""),
+            fmt_pct(u["uptake"]) if u is not None and received else "missing",
+            fmt_pct(s["target_2016"], 0),
+            ("met" if bool(u["target_met"]) else "not met") if received and u is not None
+            and pd.notna(u["target_met"]) else ""])
+    total = up[up["level"] == "all"].iloc[0]
+    svc = up[up["level"] == "service"]
+    return {
+        "definitions": md_table(["Service", "Supplier", "Counting unit", "Channels reported",
+                                 "Coverage"], definitions),
+        "figures": md_table(["Service", "Reference period (year)", "Date received",
+                             "Revisions", "Uptake %", "Target %", "Target"], figures,
+                            "llllrrl"),
+        "online_text": "; ".join(f"*{d}*" for d in sorted(online_defs)) or "none received",
+        "n_services": len(result.edition.services),
+        "n_reported": int((svc["status"] == "reported").sum()),
+        "n_met": int(svc["target_met"].astype("boolean").fillna(False).sum()),
+        "uptake_all": fmt_pct(total["uptake"]), "target_all": fmt_pct(total["target"]),
+        "warnings": [_warning_text(w) for w in result.edition.warnings],
+        "coherence": _coherence_table(tables["coherence"]),
+        "ministries": _ministry_table(up),
+    }
+
+
+def _warning_text(w: object) -> str:
+    parts = [f"`{getattr(w, 'file', '')}`", str(getattr(w, "problem", w))]
+    value = getattr(w, "value", None)
+    if value not in (None, ""):
+        parts.append(f"(`{value}`)")
+    hint = getattr(w, "hint", "")
+    return " ".join(parts) + (f"; what to do: {hint}" if hint else "")
+
+
+def _ministry_table(up: pd.DataFrame) -> str:
+    rows = [[r["label_en"], r["status"], fmt_int(r["total"]), fmt_pct(r["uptake"]),
+             fmt_pct(r["target"])] for _, r in up[up["level"] != "service"].iterrows()]
+    return md_table(["Ministry or agency", "Services", "Procedures", "Uptake %",
+                     "Target % (volume weighted)"], rows, "llrrr")
+
+
+def _coherence_table(coh: pd.DataFrame) -> str:
+    rows = []
+    for _, r in coh.iterrows():
+        has = pd.notna(r["survey_estimate"])
+        within = r["admin_within_survey_ci"]
+        rows.append([
+            r["label_en"], f"`{r['survey_item']}`",
+            f"`{r['indicator']}`" if isinstance(r["indicator"], str) else "none",
+            fmt_pct(r["survey_estimate"]) if has else r["survey_status"],
+            f"{fmt_pct(r['survey_ci_low'])} – {fmt_pct(r['survey_ci_high'])}" if has else "",
+            fmt_pct(r["admin_uptake"]) if pd.notna(r["admin_uptake"]) else r["admin_status"],
+            fmt_num(100 * r["difference"], 1) if pd.notna(r["difference"]) else "",
+            "" if pd.isna(within) else ("yes" if bool(within) else "no")])
+    return md_table(["Service", "Survey item", "Indicator", "Survey %", "Survey interval",
+                     "Admin %", "Difference (points)", "Admin inside interval"], rows,
+                    "lllrrrrl")
+
+
+# ---------------------------------------------------------------------------- checks
+def _simulation(result: RunResult, folder: Path) -> dict[str, Any]:
+    """The latest simulation table, if one was written (``reports/simulation``)."""
+    candidates = []
+    recorded = result.record.get("simulation")
+    if isinstance(recorded, dict):
+        recorded = recorded.get("coverage") or recorded.get("path")
+    if recorded:
+        candidates.append(Path(str(recorded)))
+    candidates += [folder.parent / SIMULATION_FILE, Path("reports") / SIMULATION_FILE]
+    for path in candidates:
+        if path.is_file():
+            frame = pd.read_csv(path)
+            rows = [[fmt_num(v, 4) if isinstance(v, float) else v for v in r]
+                    for r in frame.itertuples(index=False)]
+            return {"found": True, "path": path.as_posix(),
+                    "table": md_table(list(frame.columns), rows)}
+    return {"found": False}
+
+
+def _truth(result: RunResult, est: pd.DataFrame, cat: Catalogue) -> str:
+    """Synthetic editions: overall estimates against the true values of the population."""
+    from barometer.load import load_truth
+
+    path = result.edition.data_dir / str(result.year) / "truth.csv"
+    if not path.is_file():
+        return ""
+    truth = load_truth(result.year, result.edition.data_dir)
+    truth = truth[(truth["domain"] == "all")]
+    rows = []
+    for ind in cat.indicators:
+        if ind.not_asked == "zero":
+            continue
+        weighting = "persons" if ind.population == "individuals" else ind.basis
+        t = truth[(truth["population"] == ind.population) & (truth["item"] == ind.item)
+                  & (truth["weighting"] == weighting)]
+        if t.empty:
+            continue
+        codes = t["code"].astype(int)
+        if ind.universe == "codes":
+            t = t[codes.isin(ind.universe_codes)]
+            codes = t["code"].astype(int)
+            t = t.assign(share=t["share"] / t["share"].sum())
+        value = (float(t.loc[codes.isin(ind.codes), "share"].sum()) if ind.kind == "share"
+                 else float((t["share"] * codes.map(ind.scores)).sum()))
+        r = est[(est["indicator"] == ind.id) & (est["by"] == "all")].iloc[0]
+        if r["status"] == "suppressed":
+            continue
+        inside = float(r["ci_low"]) <= value <= float(r["ci_high"])
+        k = ind.kind
+        rows.append([f"`{ind.id}`", fmt_estimate(r["estimate"], k),
+                     f"{fmt_estimate(r['ci_low'], k)} – {fmt_estimate(r['ci_high'], k)}",
+                     fmt_estimate(value, k), "yes" if inside else "no"])
+    return md_table(["Indicator", "Estimate", "Interval", "True value", "Covered"], rows,
+                    "lrrrl")
+
+
+def _hashes(record: dict[str, Any]) -> str:
+    rows = [[f"`{k}`", f"`{v}`"] for k, v in record.get("input_hashes", {}).items()]
+    rows.append(["indicator catalogue `indicators.toml`",
+                 f"`{record['catalogue']['sha256']}`"])
+    rows.append(["weighting specification `weighting.toml`",
+                 f"`{record['weighting_sha256']}`"])
+    return md_table(["Input", "SHA-256"], rows)
+
+
+def _rerun_command(result: RunResult) -> str:
+    """The ``barometer run`` command that reproduces the run's open data."""
+    rec = result.record
+    parts = ["barometer run", f"--year {result.year}"]
+    if rec.get("data_dir") not in (None, "", "embedded synthetic data"):
+        parts.append(f"--data {rec['data_dir']}")
+    if rec.get("variance") == "bootstrap":
+        parts.append(f"--variance bootstrap --replicates {rec.get('replicates')}")
+    parts += [f"--seed {rec.get('seed')}", f"--out rerun/{result.year}"]
+    return " ".join(parts)
+
+
+def _survey_description(result: RunResult) -> tuple[bool, str]:
+    """Whether the edition is synthetic, and the user's survey description (if any)."""
+    root = result.edition.data_dir
+    synthetic = (root / str(result.year) / "truth.csv").is_file() or \
+        result.record.get("data_dir") == "embedded synthetic data"
+    for path in (root / str(result.year) / "survey.md", root / "survey.md"):
+        if path.is_file():
+            return synthetic, path.read_text(encoding="utf-8")
+    return synthetic, ""
+
+
+# ---------------------------------------------------------------------------- rendering
+def build_context(result: RunResult, folder: Path, charts: Charts | None = None
+                  ) -> dict[str, Any]:
+    """Everything the note and the report print, computed from the run."""
+    from barometer.indicators import load_catalogue
+
+    cat = load_catalogue()
+    tables = result.tables()
+    est = tables["estimates"]
+    cb = result.edition.codebook
+    record = result.record
+    synthetic, survey_text = _survey_description(result)
+    pops = _populations(result, tables)
+    ends = [p["fieldwork"]["end"] for p in pops]
+    created = str(record.get("created", ""))[:10]
+    received = pd.to_datetime(result.edition.admin_counts.get("date_received"),
+                              errors="coerce")
+    return {
+        "year": result.year, "synthetic": synthetic, "survey_text": survey_text,
+        "version": record.get("version", ""), "created": record.get("created", ""),
+        "command": record.get("command", ""), "record": record,
+        "python": record.get("python", ""),
+        "libraries": ", ".join(f"{k} {v}" for k, v in record.get("libraries", {}).items()),
+        "data_dir": record.get("data_dir", ""),
+        "populations": pops, "questionnaire": _questionnaire(cb, cat),
+        "codebook_title": cb.title, "codebook_version": cb.version,
+        "missing_codes": _missing_codes(cb),
+        "headline_table": _headline_table(est, cat),
+        "all_indicators_table": _headline_table(est, cat, headline_only=False),
+        "precision_table": _precision_table(est, cb),
+        "rule_counts": _rule_counts(est), "rules": _rules(result),
+        "cells": record.get("cells", {}), "variance": _variance(result, est),
+        "domains": {p: ", ".join(f"`{d}`" for d in cat.domains.get(p, ()))
+                    for p in POPULATION_LABELS},
+        "admin": _admin(result, tables), "nonresponse_table": _item_nonresponse(result),
+        "series_years": record.get("series_years", []),
+        "fieldwork_end": max(ends), "created_date": created,
+        "days_to_publication": (pd.Timestamp(created) - pd.Timestamp(max(ends))).days
+        if created else "",
+        "admin_received_last": received.max().date().isoformat() if received.notna().any()
+        else "",
+        "simulation": _simulation(result, folder), "truth_table": _truth(result, est, cat),
+        "hashes": _hashes(record), "charts": charts,
+        "rerun_command": _rerun_command(result),
+        "catalogue_version": cat.version, "n_indicators": len(cat.indicators),
+        "n_cells": len(est),
+    }
+
+
+def render_note(context: dict[str, Any]) -> str:
+    """The methodology note as Markdown (template ``note.md.j2``)."""
+    text = environment().get_template("note.md.j2").render(**context)
+    return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
+
+
+def markdown_to_html(text: str, title: str) -> str:
+    """A standalone HTML page from the note's Markdown (CommonMark + tables)."""
+    from markdown_it import MarkdownIt
+
+    body = MarkdownIt("commonmark", {"html": False, "typographer": False}) \
+        .enable("table").render(text)
+    body = re.sub(r'<th style="text-align:right">', '<th class="r">', body)
+    body = re.sub(r'<td style="text-align:right">', '<td class="r">', body)
+    return environment().get_template("note.html.j2").render(title=title, body=body)
+
+
+def write_note_and_report(result: RunResult, folder: Path) -> None:
+    """Write the note (Markdown, HTML), the scoreboard report and its figures in ``folder``."""
+    folder = Path(folder)
+    charts = write_figures(result, folder)
+    context = build_context(result, folder, charts)
+    text = render_note(context)
+    (folder / f"{NOTE_STEM}.md").write_text(text, encoding="utf-8")
+    title = f"Methodology note — digital public-services scoreboard {result.year}"
+    (folder / f"{NOTE_STEM}.html").write_text(markdown_to_html(text, title),
+                                              encoding="utf-8")
+    write_scoreboard(result, folder, charts, context)
+
+
+__all__ = ["build_context", "markdown_to_html", "render_note", "write_note_and_report"]
