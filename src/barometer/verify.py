@@ -114,8 +114,15 @@ def compute(case: Mapping[str, Any], design: Design) -> dict[str, Any]:
         return {k: float(row[k]) for k in ("estimate", "se", "ci_low", "ci_high", "deff")}
 
     if e.get("by"):
-        return {str(r["domain"]): as_dict(r) for _, r in table.iterrows()}
+        return {_key(r["domain"]): as_dict(r) for _, r in table.iterrows()}
     return as_dict(table.iloc[0])
+
+
+def _key(value: object) -> str:
+    """A domain value as text as R writes it (integral numbers without a decimal point)."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def _compare(expected: Any, got: Any, path: str) -> Iterator[tuple[float, str]]:
