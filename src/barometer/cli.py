@@ -101,6 +101,39 @@ def run(
 
 
 @app.command()
+def note(
+    year: Annotated[int | None, typer.Option(help="edition (default: the latest in "
+                                                  "reports/)")] = None,
+    out: Annotated[Path | None, typer.Option(help="folder of the published edition "
+                                                  "(default: reports/<year>)")] = None,
+) -> None:
+    """Regenerate the methodology note and the scoreboard report of a published edition."""
+    from barometer.errors import BarometerError
+    from barometer.note import regenerate
+
+    if out is None:
+        reports = Path("reports")
+        years = sorted(int(p.name) for p in reports.glob("[0-9][0-9][0-9][0-9]")
+                       if (p / "run_record.json").is_file()) if reports.is_dir() else []
+        if year is None and not years:
+            typer.echo("error: no published edition in reports/; run `barometer run` first "
+                       "or pass --out", err=True)
+            raise typer.Exit(2)
+        out = reports / str(year if year is not None else max(years))
+    if not (out / "run_record.json").is_file():
+        typer.echo(f"error: {out} holds no published edition (no run_record.json); run "
+                   "`barometer run` first", err=True)
+        raise typer.Exit(2)
+    try:
+        paths = regenerate(out)
+    except BarometerError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    for p in paths:
+        typer.echo(f"written {p}")
+
+
+@app.command()
 def weight(
     year: Annotated[int | None, typer.Option(help="edition (default: the latest)")] = None,
     data: Annotated[Path | None, typer.Option(help="inputs folder")] = None,

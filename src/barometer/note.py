@@ -48,6 +48,7 @@ NOTE_STEM = "methodology-note"
 SIMULATION_FILE = Path("simulation") / "coverage.csv"
 UNIT_NAMES = {"individuals": "adults", "companies": "companies"}
 QUANTILES = (0, 1, 5, 25, 50, 75, 95, 99, 100)
+G_NAMES = ("g_min", "g_p1", "g_p5", "g_p25", "g_p50", "g_p75", "g_p95", "g_p99", "g_max")
 
 
 # ---------------------------------------------------------------------------- populations
@@ -61,19 +62,27 @@ def _fieldwork(frame: pd.DataFrame) -> dict[str, Any]:
 
 
 def _margins_table(result: RunResult, pop: str) -> str:
-    """Target vs achieved per margin category (with the unweighted sample share)."""
+    """Target vs achieved per calibration category (with the unweighted sample share);
+    categories merged for calibration (``collapse`` in the specification) in one row."""
     ms = result.edition.margins[pop]
     wp = result.weighted[pop]
     data = ms.add_crossed_columns(wp.design.data)
     w = wp.design.weights
+    collapse = wp.spec.collapse
     rows = []
     for name, m in ms.margins.items():
-        col = data[name].astype(str).to_numpy()
-        for cat, target in m.counts.items():
-            hit = col == str(cat)
+        groups: dict[str, list[str]] = {}
+        for cat in m.counts.index.astype(str):
+            new = "*".join(collapse.get(v, {}).get(c, c)
+                           for v, c in zip(m.variables, cat.split("*"), strict=True))
+            groups.setdefault(new, []).append(cat)
+        col = data[name].astype(str)
+        for cats in groups.values():
+            target = float(m.counts.loc[cats].sum())
+            hit = col.isin(cats).to_numpy()
             achieved = float(w[hit].sum())
-            rows.append([f"`{name}`", _category(result, pop, m.variables, str(cat)),
-                         fmt_int(target), fmt_pct(target / ms.total),
+            label = " + ".join(_category(result, pop, m.variables, c) for c in cats)
+            rows.append([f"`{name}`", label, fmt_int(target), fmt_pct(target / ms.total),
                          fmt_pct(hit.mean()), fmt_int(achieved),
                          f"{(achieved - target) / target:.1e}" if target else ""])
     diag = wp.diagnostics.margins
@@ -82,6 +91,15 @@ def _margins_table(result: RunResult, pop: str) -> str:
                      fmt_int(r["achieved"]), f"{r['rel_diff']:.1e}"])
     return md_table(["Margin", "Category", "Target", "Target %", "Sample % (unweighted)",
                      "Achieved (weighted)", "Relative difference"], rows, "llrrrrr")
+
+
+def _collapse_text(result: RunResult, pop: str) -> str:
+    cb = result.edition.codebook
+    parts = [f"`{var}` {old} ({domain_label(cb, pop, var, old)}) with {new} "
+             f"({domain_label(cb, pop, var, new)})"
+             for var, mapping in result.weighted[pop].spec.collapse.items()
+             for old, new in mapping.items()]
+    return "; ".join(parts)
 
 
 def _category(result: RunResult, pop: str, variables: tuple[str, ...], code: str) -> str:
@@ -93,7 +111,8 @@ def _category(result: RunResult, pop: str, variables: tuple[str, ...], code: str
     return code if text == code.replace("*", " × ") else f"{code} ({text})"
 
 
-def _distribution_table(result: RunResult, pop: str) -> str:
+def _distribution_table(result: RunResult, pop: str, stats: dict[str, float]) -> str:
+    """Quantiles of the final weights and of the g-weights (from the diagnostics)."""
     design = result.weighted[pop].design
     w = design.weights[design.weights > 0]
     g = g_weights(design)
@@ -101,6 +120,8 @@ def _distribution_table(result: RunResult, pop: str) -> str:
             ["final / mean weight", *(fmt_num(np.percentile(w / w.mean(), q), 3)
                                       for q in QUANTILES)],
             ["g-weight", *(fmt_num(np.nanpercentile(g, q), 3) for q in QUANTILES)]]
+    if "g_min" in stats:
+        rows[-1] = ["g-weight", *(fmt_num(stats[n], 3) for n in G_NAMES)]
     heads = ["", "min", "P1", "P5", "P25", "median", "P75", "P95", "P99", "max"]
     return md_table(heads, rows, "l" + "r" * 9)
 
@@ -127,6 +148,7 @@ def _populations(result: RunResult, tables: dict[str, pd.DataFrame]) -> list[dic
             "margins": [{"name": n, "source": m.source, "date": m.reference_date.isoformat(),
                          "categories": len(m.counts)} for n, m in ms.margins.items()],
             "method": spec.method, "numeric": list(spec.numeric),
+            "collapse": _collapse_text(result, pop),
             "margin_names": ", ".join(f"`{m}`" for m in ms.margins)
             + "".join(f" and the total of `{v}`" for v in spec.numeric),
             "bounds": f"[{spec.bounds[0]}, {spec.bounds[1]}]" if spec.bounds else "none",
@@ -138,10 +160,10 @@ def _populations(result: RunResult, tables: dict[str, pd.DataFrame]) -> list[dic
             "max_rel_diff": f"{margins['rel_diff'].abs().max():.1e}" if len(margins) else "",
             "kish_deff": fmt_num(stat["kish_deff"], 3), "n_eff": fmt_num(stat["n_eff"], 1),
             "weight_cv": fmt_num(stat["cv"], 3),
-            "g_min": fmt_num(np.nanmin(g_weights(wp.design)), 3),
-            "g_max": fmt_num(np.nanmax(g_weights(wp.design)), 3),
+            "g_min": fmt_num(stat.get("g_min", np.nanmin(g_weights(wp.design))), 3),
+            "g_max": fmt_num(stat.get("g_max", np.nanmax(g_weights(wp.design))), 3),
             "margins_table": _margins_table(result, pop),
-            "distribution_table": _distribution_table(result, pop),
+            "distribution_table": _distribution_table(result, pop, stat),
             "df": fmt_int(_overall_df(tables["estimates"], pop)),
         })
     return out
@@ -517,4 +539,64 @@ def write_note_and_report(result: RunResult, folder: Path) -> None:
     write_scoreboard(result, folder, charts, context)
 
 
-__all__ = ["build_context", "markdown_to_html", "render_note", "write_note_and_report"]
+# ---------------------------------------------------------------------------- regenerate
+OUTPUTS = (f"{NOTE_STEM}.md", f"{NOTE_STEM}.html", "scoreboard.html")
+
+
+def rerun(folder: Path) -> RunResult:
+    """Recompute a published edition with the settings of its run record, check that the
+    numbers equal its open data, and return the result carrying the published record."""
+    import dataclasses
+    import json
+
+    from barometer.errors import BarometerError
+    from barometer.pipeline import RunConfig, compute
+
+    record = json.loads((folder / "run_record.json").read_text(encoding="utf-8"))
+    data = record.get("data_dir")
+    config = RunConfig(year=int(record["year"]),
+                       data_dir=None if data in (None, "", "embedded synthetic data")
+                       else Path(data),
+                       variance=record.get("variance", "linearization"),
+                       replicates=int(record.get("replicates") or 200),
+                       seed=int(record.get("seed", 20161)), command=record.get("command", ""))
+    result = compute(config)
+    published = pd.read_csv(folder / "opendata" / "estimates.csv",
+                            dtype={"by": str, "domain": str})
+    now = result.tables()["estimates"]
+    same = len(published) == len(now) and all(
+        np.allclose(published[c].to_numpy(float), now[c].to_numpy(float), rtol=1e-9,
+                    atol=1e-12, equal_nan=True) for c in ("estimate", "se", "ci_low", "ci_high"))
+    if not same:
+        raise BarometerError(
+            "recomputing the edition does not give its published numbers", where=str(folder),
+            hint="the inputs or the package changed since the run: publish the edition again "
+            "with `barometer run --force`")
+    return dataclasses.replace(result, record=record, out=folder)
+
+
+def regenerate(folder: Path) -> list[Path]:
+    """Write the note, the report and the figures of a published edition again (each file
+    written into a temporary folder beside the edition, then renamed into place)."""
+    import shutil
+    import tempfile
+
+    folder = Path(folder).resolve()
+    result = rerun(folder)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.note-", dir=folder.parent))
+    try:
+        write_note_and_report(result, tmp)
+        old = folder / f".figures-old-{tmp.name}"
+        if (folder / "figures").exists():
+            (folder / "figures").rename(old)
+        (tmp / "figures").rename(folder / "figures")
+        for name in OUTPUTS:
+            (tmp / name).replace(folder / name)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return [folder / name for name in OUTPUTS]
+
+
+__all__ = ["build_context", "markdown_to_html", "regenerate", "render_note", "rerun",
+           "write_note_and_report"]

@@ -423,19 +423,23 @@ def g_weights(design: Any) -> np.ndarray:
 
 
 def _weights(result: RunResult, folder: Path) -> Chart:
-    import seaborn as sns
-
     pops = list(result.weighted)
     fig = _figure(8.2, 2.3 * len(pops) + 0.3)
     axes = fig.subplots(len(pops), 2, squeeze=False)
     for row, pop in zip(axes, pops, strict=True):
         design = result.weighted[pop].design
         w = design.weights[design.weights > 0]
-        sns.histplot(x=w / w.mean(), bins=40, ax=row[0], color="#1f5fa8")
-        row[0].set_xlabel("final weight / mean weight")
+        rel = w / w.mean()
+        spread = rel.max() / rel.min() > 50
+        bins = np.geomspace(rel.min(), rel.max(), 41) if spread else 40
+        row[0].hist(rel, bins=bins, color="#1f5fa8", alpha=0.85)
+        if spread:
+            row[0].set_xscale("log")
+        row[0].set_xlabel("final weight / mean weight" + (" (log scale)" if spread else ""))
+        row[0].set_ylabel("units")
         row[0].set_title(f"{POPULATION_LABELS[pop]}: final weights", loc="left")
-        sns.histplot(x=g_weights(design), bins=40, ax=row[1], color="#e08a00")
-        row[1].set_xlabel("g-weight (final / pre-calibration weight, rescaled)")
+        row[1].hist(g_weights(design), bins=40, color="#e08a00", alpha=0.85)
+        row[1].set_xlabel("g-weight (final / initial weight, initial scaled to the total)")
         row[1].set_title(f"{POPULATION_LABELS[pop]}: g-weights", loc="left")
     _save(fig, folder, "weights")
     return Chart("weights", "Weight diagnostics",
