@@ -175,7 +175,7 @@ def _compute(config: RunConfig, progress: Progress | None = None) -> RunResult:
         "seed": config.seed,
         "data_dir": str(config.data_dir) if config.data_dir else "embedded synthetic data",
         "input_hashes": dict(edition.sha256),
-        "input_warnings": [str(w) for w in edition.warnings],
+        "input_warnings": [w.line() for w in edition.warnings],
         "catalogue": {"version": catalogue.version, "sha256": _package_hash("indicators.toml"),
                       "rules": catalogue.rules.__dict__},
         "weighting": {pop: {**spec.__dict__,
