@@ -437,7 +437,7 @@ def quota_sample(rng: np.random.Generator, frame: pd.DataFrame, log_rho: np.ndar
 
     keys = np.log(rng.random(len(frame))) / np.exp(log_rho)
     groups = frame[quota].to_numpy()
-    codes, inverse, counts = np.unique(groups, return_inverse=True, return_counts=True)
+    _, inverse, counts = np.unique(groups, return_inverse=True, return_counts=True)
     alloc = largest_remainder(counts.astype(float), n)
     order = np.lexsort((-keys, inverse))  # by group, largest key first
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
