@@ -193,3 +193,51 @@ def synthesize_cmd(
 
     written = synthesize(out, parse_years(years), seed)
     typer.echo(f"wrote {len(written)} files to {out}")
+
+
+@app.command("simulate")
+def simulate_cmd(
+    reps: Annotated[int, typer.Option(help="number of simulated samples")] = 1000,
+    seed: Annotated[int, typer.Option(help="random seed (same seed -> same table)")] = 20161,
+    variance: Annotated[str, typer.Option(help="linearization or bootstrap")] = (
+        "linearization"),
+    scenario: Annotated[str, typer.Option(help="mar (response on the calibration variables) "
+                                               "or mnar (also on internet use)")] = "mar",
+    out: Annotated[Path, typer.Option(help="output folder (coverage.csv, coverage.png...)")] = (
+        Path("reports") / "simulation"),
+    jobs: Annotated[int | None, typer.Option(help="worker processes (default: all cores)")] = (
+        None),
+    year: Annotated[int | None, typer.Option(help="population year (default: the latest)")] = (
+        None),
+    replicates: Annotated[int, typer.Option(help="bootstrap replicates")] = 200,
+) -> None:
+    """Simulation check: coverage of the 95% intervals over repeated samples of a known
+    synthetic population, weighted and estimated as in the annual run."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from barometer.simulate import simulate
+
+    if scenario not in ("mar", "mnar") or variance not in ("linearization", "bootstrap"):
+        typer.echo("error: --scenario takes mar or mnar; --variance linearization or "
+                   "bootstrap", err=True)
+        raise typer.Exit(2)
+    bar = Progress(TextColumn("simulating"), BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn(), TimeRemainingColumn(), console=Console(stderr=True))
+    with bar:
+        task = bar.add_task("samples", total=reps)
+        result = simulate(reps=reps, seed=seed, variance=variance, scenario=scenario,
+                          jobs=jobs, year=year, replicates=replicates,
+                          progress=lambda done, total: bar.update(task, completed=done,
+                                                                  total=total))
+    paths = result.write(out)
+    typer.echo(result.summary().rsplit("\n", 1)[0])
+    typer.echo(f"written {', '.join(str(p) for p in paths)} ({result.seconds:.1f} s)")
+    typer.echo(result.summary_line())
