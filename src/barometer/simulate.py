@@ -319,8 +319,10 @@ def plot_coverage(table: pd.DataFrame, path: Path, title: str = "") -> Path:
                 y = rows["indicator"].map(ypos).to_numpy(float) + offsets[b]
                 x = rows[col].to_numpy(float)
                 big = b == "all"
-                err = 2 * rows["coverage_mcse"].to_numpy(float) if (
-                    big and col == "coverage") else None
+                err = None
+                if big and col == "coverage":  # ±2 MC SE, clipped to [0, 1]
+                    half = 2 * rows["coverage_mcse"].to_numpy(float)
+                    err = np.vstack([np.minimum(half, x), np.minimum(half, 1 - x)])
                 ax.errorbar(x, y, xerr=err, fmt="o", ms=7 if big else 3.5,
                             color=colours[b], label=b, alpha=1 if big else 0.75,
                             capsize=2 if err is not None else 0)
