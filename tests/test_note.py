@@ -235,13 +235,22 @@ def _charts() -> Charts:
 def test_simulation_check_is_reported_or_explained(note: str, tmp_path: Path,
                                                    run: tuple[RunResult, Path]) -> None:
     assert "has not been run for this edition" in note and "barometer simulate" in note
-    (tmp_path / "simulation").mkdir()
-    pd.DataFrame({"indicator": ["proc_any"], "coverage": [0.948], "bias": [-0.0012]}) \
-        .to_csv(tmp_path / "simulation" / "coverage.csv", index=False)
+    sim = tmp_path / "simulation"
+    sim.mkdir()
+    pd.DataFrame({"scenario": "mar", "variance": "linearization",
+                  "indicator": ["proc_any", "proc_any"], "by": ["all", "age_band"],
+                  "domain": ["all", "18-24"], "reps": 1000, "truth": [0.8021, 0.9],
+                  "bias": [-0.0012, 0.01], "se_ratio": [0.9876, 1.0],
+                  "coverage": [0.948, 0.9]}).to_csv(sim / "coverage.csv", index=False)
+    (sim / "simulation.json").write_text('{"scenario": "mar", "reps": 1000, "findings": '
+                                         '["Overall estimates: coverage 94.8%."]}')
     folder = tmp_path / str(run[0].year)
     text = render_note(build_context(run[0], folder, _charts()))
     assert "has not been run" not in text
-    assert "| proc_any | 0.9480 | -0.0012 |" in text
+    assert "| mar | linearization | proc_any | 1,000 | 80.2 | -0.1 | 0.988 | 94.8 |" in text
+    assert "* Overall estimates: coverage 94.8%." in text
+    assert "whole-population rows (1 of 2" in text
+    assert "Overall estimates: coverage 94.8%." in text and "scenario mar, reps 1000" in text
 
 
 def test_bootstrap_runs_are_described_as_such(run: tuple[RunResult, Path]) -> None:
@@ -321,3 +330,16 @@ def test_methodology_parts_identical_to_packaged_copy() -> None:
     assert not mismatch and not errors, (
         f"methodology/ and the packaged copy differ: {mismatch or errors}; copy the parts "
         "to src/barometer/templates/methodology/ (see methodology/README.md)")
+
+
+def test_several_online_definitions_get_a_column(run: tuple[RunResult, Path]) -> None:
+    from barometer.report import admin_context
+
+    result = run[0]
+    one = admin_context(result, result.tables())
+    assert "Online means" not in one["definitions"]  # one definition: stated once
+    counts = result.edition.admin_counts.copy()
+    counts.loc[counts["service_id"] == "dpae", "online_definition"] = "EDI only"
+    changed = replace(result, edition=replace(result.edition, admin_counts=counts))
+    two = admin_context(changed, result.tables())
+    assert "| Online means |" in two["definitions"] and "| EDI only |" in two["definitions"]

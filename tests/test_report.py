@@ -115,7 +115,7 @@ def test_headline_table_equals_the_open_data(run: tuple[RunResult, Path]) -> Non
 def test_uptake_summary_equals_the_open_data(run: tuple[RunResult, Path]) -> None:
     up = pd.read_csv(run[1] / "opendata" / "admin_uptake.csv")
     total = up[up["level"] == "all"].iloc[0]
-    text = " ".join(_page(run[1]).text)
+    text = " ".join(" ".join(_page(run[1]).text).split())
     assert f"{100 * total['uptake']:.1f} % of procedures were completed online" in text
 
 

@@ -16,7 +16,6 @@ headings; for the synthetic default data it says plainly that the data are synth
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +25,7 @@ import pandas as pd
 from barometer.report import (
     POPULATION_LABELS,
     Charts,
+    admin_context,
     by_label,
     domain_label,
     environment,
@@ -34,6 +34,7 @@ from barometer.report import (
     fmt_num,
     fmt_pct,
     g_weights,
+    markdown_fragment,
     md_table,
     write_figures,
     write_scoreboard,
@@ -283,112 +284,46 @@ def _variance(result: RunResult, est: pd.DataFrame) -> dict[str, Any]:
             "series": result.record.get("series_variance", "")}
 
 
-# ---------------------------------------------------------------------------- admin data
-def _join(values: Iterable[object]) -> str:
-    vals = [str(v) for v in dict.fromkeys(values) if pd.notna(v) and str(v)]
-    return "; ".join(vals)
-
-
-def _admin(result: RunResult, tables: dict[str, pd.DataFrame]) -> dict[str, Any]:
-    counts = result.edition.admin_counts
-    up = tables["admin_uptake"]
-    svc_up = up[up["level"] == "service"].set_index("service_id")
-    definitions, figures = [], []
-    online_defs = set()
-    for _, s in result.edition.services.iterrows():
-        sid = s["service_id"]
-        c = counts[counts["service_id"] == sid] if len(counts) else counts
-        u = svc_up.loc[sid] if sid in svc_up.index else None
-        received = len(c) > 0
-        channels = ", ".join(ch for ch, n in zip(c["channel"], c["count"], strict=True)
-                             if n > 0) if received else "none received"
-        if received:
-            online_defs.update(c["online_definition"].astype(str))
-        no = f"not received for {result.year}"
-        definitions.append([
-            s["label_en"], _join(c["supplier"]) if received else f"{s['ministry']} ({no})",
-            _join(c["counting_unit"]) if received else no, channels,
-            _join(c["coverage"]) if received else no])
-        revised = received and bool(pd.to_numeric(c["revised"], errors="coerce").max())
-        figures.append([
-            s["label_en"], f"{result.year}",
-            _join(c["date_received"].astype(str).str[:10]) if received else "not received",
-            "revised by the supplier" if revised else ("none" if received else ""),
-            fmt_pct(u["uptake"]) if u is not None and received else "missing",
-            fmt_pct(s["target_2016"], 0),
-            ("met" if bool(u["target_met"]) else "not met") if received and u is not None
-            and pd.notna(u["target_met"]) else ""])
-    total = up[up["level"] == "all"].iloc[0]
-    svc = up[up["level"] == "service"]
-    return {
-        "definitions": md_table(["Service", "Supplier", "Counting unit", "Channels reported",
-                                 "Coverage"], definitions),
-        "figures": md_table(["Service", "Reference period (year)", "Date received",
-                             "Revisions", "Uptake %", "Target %", "Target"], figures,
-                            "llllrrl"),
-        "online_text": "; ".join(f"*{d}*" for d in sorted(online_defs)) or "none received",
-        "n_services": len(result.edition.services),
-        "n_reported": int((svc["status"] == "reported").sum()),
-        "n_met": int(svc["target_met"].astype("boolean").fillna(False).sum()),
-        "uptake_all": fmt_pct(total["uptake"]), "target_all": fmt_pct(total["target"]),
-        "warnings": [_warning_text(w) for w in result.edition.warnings],
-        "coherence": _coherence_table(tables["coherence"]),
-        "ministries": _ministry_table(up),
-    }
-
-
-def _warning_text(w: object) -> str:
-    parts = [f"`{getattr(w, 'file', '')}`", str(getattr(w, "problem", w))]
-    value = getattr(w, "value", None)
-    if value not in (None, ""):
-        parts.append(f"(`{value}`)")
-    hint = getattr(w, "hint", "")
-    return " ".join(parts) + (f"; what to do: {hint}" if hint else "")
-
-
-def _ministry_table(up: pd.DataFrame) -> str:
-    rows = [[r["label_en"], r["status"], fmt_int(r["total"]), fmt_pct(r["uptake"]),
-             fmt_pct(r["target"])] for _, r in up[up["level"] != "service"].iterrows()]
-    return md_table(["Ministry or agency", "Services", "Procedures", "Uptake %",
-                     "Target % (volume weighted)"], rows, "llrrr")
-
-
-def _coherence_table(coh: pd.DataFrame) -> str:
-    rows = []
-    for _, r in coh.iterrows():
-        has = pd.notna(r["survey_estimate"])
-        within = r["admin_within_survey_ci"]
-        rows.append([
-            r["label_en"], f"`{r['survey_item']}`",
-            f"`{r['indicator']}`" if isinstance(r["indicator"], str) else "none",
-            fmt_pct(r["survey_estimate"]) if has else r["survey_status"],
-            f"{fmt_pct(r['survey_ci_low'])} – {fmt_pct(r['survey_ci_high'])}" if has else "",
-            fmt_pct(r["admin_uptake"]) if pd.notna(r["admin_uptake"]) else r["admin_status"],
-            fmt_num(100 * r["difference"], 1) if pd.notna(r["difference"]) else "",
-            "" if pd.isna(within) else ("yes" if bool(within) else "no")])
-    return md_table(["Service", "Survey item", "Indicator", "Survey %", "Survey interval",
-                     "Admin %", "Difference (points)", "Admin inside interval"], rows,
-                    "lllrrrrl")
-
-
 # ---------------------------------------------------------------------------- checks
+SIMULATION_COLUMNS = {  # column of coverage.csv: (heading, format)
+    "scenario": ("Scenario", str), "variance": ("Variance", str),
+    "indicator": ("Indicator", str), "reps": ("Samples", fmt_int),
+    "truth": ("True value %", fmt_pct), "mean_estimate": ("Mean estimate %", fmt_pct),
+    "bias": ("Bias (points)", fmt_pct), "se_ratio": ("SE ratio", lambda v: fmt_num(v, 3)),
+    "coverage": ("Coverage %", fmt_pct), "coverage_mcse": ("Coverage MC SE", fmt_pct)}
+
+
 def _simulation(result: RunResult, folder: Path) -> dict[str, Any]:
-    """The latest simulation table, if one was written (``reports/simulation``)."""
-    candidates = []
+    """The latest simulation table, if one was written (``reports/simulation``): the overall
+    rows of ``coverage.csv`` (shares in %) and the findings of ``simulation.json``."""
+    import json
+
     recorded = result.record.get("simulation")
     if isinstance(recorded, dict):
         recorded = recorded.get("coverage") or recorded.get("path")
-    if recorded:
-        candidates.append(Path(str(recorded)))
+    candidates = [Path(str(recorded))] if recorded else []
     candidates += [folder.parent / SIMULATION_FILE, Path("reports") / SIMULATION_FILE]
-    for path in candidates:
-        if path.is_file():
-            frame = pd.read_csv(path)
-            rows = [[fmt_num(v, 4) if isinstance(v, float) else v for v in r]
-                    for r in frame.itertuples(index=False)]
-            return {"found": True, "path": path.as_posix(),
-                    "table": md_table(list(frame.columns), rows)}
-    return {"found": False}
+    path = next((p for p in candidates if p.is_file()), None)
+    if path is None:
+        return {"found": False}
+    frame = pd.read_csv(path)
+    shown = frame[frame["by"] == "all"] if "by" in frame else frame
+    known = [c for c in SIMULATION_COLUMNS if c in shown]
+    if {"indicator", "coverage"} <= set(known):
+        rows = [[SIMULATION_COLUMNS[c][1](r[c]) for c in known] for _, r in shown.iterrows()]
+        heads = [SIMULATION_COLUMNS[c][0] for c in known]
+        align = "".join("l" if SIMULATION_COLUMNS[c][1] is str else "r" for c in known)
+    else:
+        rows = [[fmt_num(v, 4) if isinstance(v, float) else v for v in r]
+                for r in shown.itertuples(index=False)]
+        heads, align = list(shown.columns), ""
+    meta_path = path.with_name("simulation.json")
+    meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else {}
+    return {"found": True, "path": path.as_posix(), "table": md_table(heads, rows, align),
+            "rows": len(frame), "shown": len(shown),
+            "findings": [str(f) for f in meta.get("findings", [])],
+            "about": ", ".join(f"{k} {meta[k]}" for k in ("scenario", "variance", "reps",
+                                                          "seed", "year") if k in meta)}
 
 
 def _truth(result: RunResult, est: pd.DataFrame, cat: Catalogue) -> str:
@@ -494,7 +429,8 @@ def build_context(result: RunResult, folder: Path, charts: Charts | None = None
         "cells": record.get("cells", {}), "variance": _variance(result, est),
         "domains": {p: ", ".join(f"`{d}`" for d in cat.domains.get(p, ()))
                     for p in POPULATION_LABELS},
-        "admin": _admin(result, tables), "nonresponse_table": _item_nonresponse(result),
+        "admin": admin_context(result, tables),
+        "nonresponse_table": _item_nonresponse(result),
         "series_years": record.get("series_years", []),
         "fieldwork_end": max(ends), "created_date": created,
         "days_to_publication": (pd.Timestamp(created) - pd.Timestamp(max(ends))).days
@@ -517,13 +453,8 @@ def render_note(context: dict[str, Any]) -> str:
 
 def markdown_to_html(text: str, title: str) -> str:
     """A standalone HTML page from the note's Markdown (CommonMark + tables)."""
-    from markdown_it import MarkdownIt
-
-    body = MarkdownIt("commonmark", {"html": False, "typographer": False}) \
-        .enable("table").render(text)
-    body = re.sub(r'<th style="text-align:right">', '<th class="r">', body)
-    body = re.sub(r'<td style="text-align:right">', '<td class="r">', body)
-    return environment().get_template("note.html.j2").render(title=title, body=body)
+    return environment().get_template("note.html.j2").render(title=title,
+                                                             body=markdown_fragment(text))
 
 
 def write_note_and_report(result: RunResult, folder: Path) -> None:

@@ -14,6 +14,7 @@ publication rules applied), never from the raw estimates.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,22 +79,15 @@ def _num(value: object) -> float | None:
 
 def by_label(codebook: Codebook, by: str) -> str:
     """The label of a breakdown variable (``all`` = whole population)."""
-    if by == "all":
-        return "All"
-    if by in DERIVED_LABELS:
-        return DERIVED_LABELS[by][0]
-    try:
-        return codebook.variable(by).en
-    except KeyError:
-        return by
+    if by == "all" or by in DERIVED_LABELS:
+        return DERIVED_LABELS[by][0] if by != "all" else "All"
+    return next((v.en for v in codebook.variables if v.name == by), by)
 
 
 def domain_label(codebook: Codebook, population: str, by: str, domain: str) -> str:
     """The label of a domain (a category of a breakdown variable)."""
-    if by == "all":
-        return "All"
-    if by in DERIVED_LABELS:
-        return DERIVED_LABELS[by][1].get(domain, domain)
+    if by == "all" or by in DERIVED_LABELS:
+        return DERIVED_LABELS[by][1].get(domain, domain) if by != "all" else "All"
     try:
         return codebook.label(population, by, domain)
     except (KeyError, ValueError):
@@ -115,13 +109,115 @@ def md_table(headers: Sequence[str], rows: Iterable[Sequence[object]],
     return "\n".join(lines)
 
 
+def markdown_fragment(text: str) -> str:
+    """HTML of Markdown text (CommonMark with tables; right-aligned cells get class "r")."""
+    from markdown_it import MarkdownIt
+
+    body = MarkdownIt("commonmark", {"html": False}).enable("table").render(text)
+    return re.sub(r'<(t[hd]) style="text-align:right">', r'<\1 class="r">', body)
+
+
 def environment() -> jinja2.Environment:
     """The Jinja2 environment of the packaged templates (``barometer/templates``)."""
     env = jinja2.Environment(loader=jinja2.PackageLoader("barometer", "templates"),
                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
                              trim_blocks=True, lstrip_blocks=True, autoescape=False)
-    env.filters.update(pct=fmt_pct, num=fmt_num, int=fmt_int)
+    env.filters.update(int=fmt_int)
     return env
+
+
+# ------------------------------------------------------------------------- admin tables
+def _join(values: Iterable[object]) -> str:
+    vals = [str(v) for v in dict.fromkeys(values) if pd.notna(v) and str(v)]
+    return "; ".join(vals)
+
+
+def admin_context(result: RunResult, tables: dict[str, pd.DataFrame]) -> dict[str, Any]:
+    """The administrative data of a run as the note and the report print them: one row per
+    service of the catalogue (definitions; figures), per ministry, warnings, coherence."""
+    counts = result.edition.admin_counts
+    up = tables["admin_uptake"]
+    svc_up = up[up["level"] == "service"].set_index("service_id")
+    definitions, figures = [], []
+    online_defs = set()
+    for _, s in result.edition.services.iterrows():
+        sid = s["service_id"]
+        c = counts[counts["service_id"] == sid] if len(counts) else counts
+        u = svc_up.loc[sid] if sid in svc_up.index else None
+        received = len(c) > 0
+        channels = ", ".join(ch for ch, n in zip(c["channel"], c["count"], strict=True)
+                             if n > 0) if received else "none received"
+        if received:
+            online_defs.update(c["online_definition"].astype(str))
+        no = f"not received for {result.year}"
+        definitions.append([
+            s["label_en"], _join(c["supplier"]) if received else f"{s['ministry']} ({no})",
+            _join(c["counting_unit"]) if received else no, channels,
+            _join(c["coverage"]) if received else no,
+            _join(c["online_definition"]) if received else no])
+        revised = received and bool(pd.to_numeric(c["revised"], errors="coerce").max())
+        figures.append([
+            s["label_en"], f"{result.year}",
+            _join(c["date_received"].astype(str).str[:10]) if received else "not received",
+            "revised by the supplier" if revised else ("none" if received else ""),
+            fmt_pct(u["uptake"]) if u is not None and received else "missing",
+            fmt_pct(s["target_2016"], 0),
+            ("met" if bool(u["target_met"]) else "not met") if received and u is not None
+            and pd.notna(u["target_met"]) else ""])
+    total = up[up["level"] == "all"].iloc[0]
+    svc = up[up["level"] == "service"]
+    heads = ["Service", "Supplier", "Counting unit", "Channels reported", "Coverage",
+             "Online means"]
+    if len(online_defs) <= 1:  # one definition for all: stated once in the text
+        heads, definitions = heads[:-1], [r[:-1] for r in definitions]
+    return {
+        "definitions": md_table(heads, definitions),
+        "figures": md_table(["Service", "Reference period (year)", "Date received",
+                             "Revisions", "Uptake %", "Target %", "Target"], figures,
+                            "llllrrl"),
+        "online_text": "; ".join(f"*{d}*" for d in sorted(online_defs)) or "none received",
+        "n_services": len(result.edition.services),
+        "n_reported": int((svc["status"] == "reported").sum()),
+        "n_met": int(svc["target_met"].astype("boolean").fillna(False).sum()),
+        "uptake_all": fmt_pct(total["uptake"]), "target_all": fmt_pct(total["target"]),
+        "warnings": [_warning_text(w) for w in result.edition.warnings],
+        "coherence": _coherence_table(tables["coherence"]),
+        "ministries": _ministry_table(up),
+    }
+
+
+def _warning_text(w: object) -> str:
+    parts = [f"`{getattr(w, 'file', '')}`", str(getattr(w, "problem", w))]
+    value = getattr(w, "value", None)
+    if value not in (None, ""):
+        parts.append(f"(`{value}`)")
+    hint = getattr(w, "hint", "")
+    return " ".join(parts) + (f"; what to do: {hint}" if hint else "")
+
+
+def _ministry_table(up: pd.DataFrame) -> str:
+    rows = [[r["label_en"], r["status"], fmt_int(r["total"]), fmt_pct(r["uptake"]),
+             fmt_pct(r["target"])] for _, r in up[up["level"] != "service"].iterrows()]
+    return md_table(["Ministry or agency", "Services", "Procedures", "Uptake %",
+                     "Target % (volume weighted)"], rows, "llrrr")
+
+
+def _coherence_table(coh: pd.DataFrame) -> str:
+    rows = []
+    for _, r in coh.iterrows():
+        has = pd.notna(r["survey_estimate"])
+        within = r["admin_within_survey_ci"]
+        rows.append([
+            r["label_en"], f"`{r['survey_item']}`",
+            f"`{r['indicator']}`" if isinstance(r["indicator"], str) else "none",
+            fmt_pct(r["survey_estimate"]) if has else r["survey_status"],
+            f"{fmt_pct(r['survey_ci_low'])} – {fmt_pct(r['survey_ci_high'])}" if has else "",
+            fmt_pct(r["admin_uptake"]) if pd.notna(r["admin_uptake"]) else r["admin_status"],
+            fmt_num(100 * r["difference"], 1) if pd.notna(r["difference"]) else "",
+            "" if pd.isna(within) else ("yes" if bool(within) else "no")])
+    return md_table(["Service", "Survey item", "Indicator", "Survey %", "Survey interval",
+                     "Admin %", "Difference (points)", "Admin inside interval"], rows,
+                    "lllrrrrl")
 
 
 # ------------------------------------------------------------------------------ figures
@@ -464,11 +560,6 @@ class Charts:
     coherence: Chart
     weights: Chart
 
-    def all(self) -> list[Chart]:
-        """Every chart, in report order."""
-        return [self.headline, *self.domains, self.trends, self.uptake, self.coherence,
-                self.weights]
-
 
 def write_figures(result: RunResult, folder: Path) -> Charts:
     """Draw every chart of the run into ``folder/figures`` (PNG and SVG)."""
@@ -493,32 +584,21 @@ def write_figures(result: RunResult, folder: Path) -> Charts:
 def write_scoreboard(result: RunResult, folder: Path, charts: Charts,
                      context: dict[str, Any]) -> Path:
     """Write ``scoreboard.html`` (charts by relative path, tables from the note's context)."""
-    cat = _catalogue()
-    tables = result.tables()
-    est = tables["estimates"]
+    est = result.tables()["estimates"]
     headline = []
-    for ind in cat.indicators:
-        if not ind.headline:
-            continue
-        r = _overall(est, ind.id)
+    for ind in (i for i in _catalogue().indicators if i.headline):
+        r, k = _overall(est, ind.id), ind.kind
+        shown = r["status"] != "suppressed"
         headline.append({
             "id": ind.id, "label": ind.label_en, "population": ind.population,
-            "estimate": fmt_estimate(r["estimate"], ind.kind),
-            "ci": f"{fmt_estimate(r['ci_low'], ind.kind)} – "
-                  f"{fmt_estimate(r['ci_high'], ind.kind)}"
-                  if r["status"] != "suppressed" else "",
-            "n": fmt_int(r["n"]), "status": r["status"],
-        })
-    up = tables["admin_uptake"]
-    total = up[up["level"] == "all"].iloc[0]
-    svc = up[up["level"] == "service"]
+            "status": r["status"], "n": fmt_int(r["n"]),
+            "estimate": fmt_estimate(r["estimate"], k) if shown else "suppressed",
+            "ci": f"{fmt_estimate(r['ci_low'], k)} – {fmt_estimate(r['ci_high'], k)}"
+            if shown else ""})
     html = environment().get_template("scoreboard.html.j2").render(
         year=result.year, charts=charts, headline=headline, ctx=context,
-        uptake_all=fmt_pct(total["uptake"]), services=len(svc),
-        services_met=int(svc["target_met"].astype("boolean").fillna(False).sum()),
-        services_reported=int((svc["status"] == "reported").sum()),
-        level=_level(result),
-    )
+        admin=context["admin"], services_table=markdown_fragment(context["admin"]["figures"]),
+        level=_level(result))
     path = folder / "scoreboard.html"
     path.write_text(html, encoding="utf-8")
     return path
