@@ -410,8 +410,8 @@ def build_context(result: RunResult, folder: Path, charts: Charts | None = None
     pops = _populations(result, tables)
     ends = [p["fieldwork"]["end"] for p in pops]
     created = str(record.get("created", ""))[:10]
-    received = pd.to_datetime(result.edition.admin_counts.get("date_received"),
-                              errors="coerce")
+    received = pd.to_datetime(result.edition.admin_counts.get(
+        "date_received", pd.Series([], dtype=str)), errors="coerce")
     return {
         "year": result.year, "synthetic": synthetic, "survey_text": survey_text,
         "version": record.get("version", ""), "created": record.get("created", ""),
