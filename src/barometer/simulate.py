@@ -126,6 +126,7 @@ class SimulationResult:
     failures: tuple[tuple[int, str], ...] = ()
     seconds: float = 0.0
     jobs: int = 1
+    weighting: str = ""
 
     def to_frame(self) -> pd.DataFrame:
         """The coverage table: one row per indicator × domain (``COVERAGE_COLUMNS``)."""
@@ -201,7 +202,8 @@ class SimulationResult:
                 + (f" ({self.replicates} bootstrap replicates)"
                    if self.variance == "bootstrap" else "")
                 + f", year {self.year}, population {self.population_size:,}, {self.reps} "
-                f"samples, seed {self.seed}, {self.jobs} jobs, {self.seconds:.1f} s")
+                f"samples, seed {self.seed}, {self.jobs} jobs, {self.seconds:.1f} s"
+                + (f"\nweighting: {self.weighting}" if self.weighting else ""))
         with pd.option_context("display.width", 200, "display.max_rows", 1000,
                                "display.max_columns", 30,
                                "display.float_format", lambda v: f"{v:.4g}"):
@@ -232,6 +234,7 @@ class SimulationResult:
                   "seed": self.seed, "year": self.year, "replicates": self.replicates,
                   "population_size": self.population_size, "domains": list(self.domains),
                   "jobs": self.jobs, "seconds": round(self.seconds, 2),
+                  "weighting": self.weighting,
                   "failures": [list(f) for f in self.failures],
                   "findings": self.findings(), "summary": self.summary_line()}
         paths[4].write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n",
@@ -342,6 +345,20 @@ def plot_coverage(table: pd.DataFrame, path: Path, title: str = "") -> Path:
         fig.savefig(path, dpi=110)
         plt.close(fig)
     return Path(path)
+
+
+def describe_spec(spec: WeightingSpec) -> str:
+    """The weighting specification in one line (recorded with the simulation)."""
+    parts = [f"{spec.method} to {', '.join(spec.margins)}"]
+    if spec.bounds:
+        parts.append(f"g bounds {list(spec.bounds)}")
+    if spec.trim:
+        parts.append(f"trimmed to {list(spec.trim)} x mean weight")
+    if spec.collapse:
+        parts.append("collapsed for calibration " + "; ".join(
+            f"{v}: " + ", ".join(f"{a}->{b}" for a, b in m.items())
+            for v, m in spec.collapse.items()))
+    return "; ".join(parts)
 
 
 # ----------------------------------------------------------------------- the population
@@ -598,7 +615,7 @@ def simulate(reps: int = 1000, seed: int = 20161, variance: str = "linearization
         scenario=scenario, variance=variance, reps=reps, seed=seed, year=year,
         replicates=replicates, population_size=population_size, domains=tuple(domains),
         estimates=est, truth=population.truth, failures=tuple(sorted(failures)),
-        seconds=time.perf_counter() - start, jobs=jobs)
+        seconds=time.perf_counter() - start, jobs=jobs, weighting=describe_spec(ctx.spec))
 
 
 __all__ = ["SimulationResult", "build_population", "coverage_table", "draw_sample",
