@@ -14,6 +14,7 @@ residuals of their regression on ``X`` weighted by ``d``, scaled back by the fin
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -63,26 +64,62 @@ class CalibrationRecord:
         q = self._basis
         return (y - q @ (q.T @ y)) * w[:, None]
 
-    def _weight_bounds(self, start: np.ndarray) -> tuple[float, float] | None:
-        """Trimming bounds on final weights: multiples of the mean final weight, which
-        calibration fixes at (population size) / (number of units with a weight)."""
+    def _weight_bounds(self, start: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """Trimming bounds on the final weights of ``start`` (per unit).
+
+        The bounds are multiples of the full sample's mean final weight m; a replicate unit
+        that stands for f copies of a sampled unit (f = replicate / full-sample starting
+        weight: 0, or the bootstrap multiplicity, or n/(n-1)...) is bounded by f times them,
+        so each copy meets the same bounds as in the full sample.
+        """
         if self.trim is None:
             return None
-        mean_w = self.population[0] / np.count_nonzero(start) if self.names[0] == \
-            "(Intercept)" else float(np.mean(start[start > 0]))
-        return self.trim[0] * mean_w, self.trim[1] * mean_w
+        active = self.d > 0
+        m = float((self.d * self.g)[active].mean())
+        f = np.divide(start, self.d, out=np.zeros_like(start), where=active)
+        return self.trim[0] * m * f, self.trim[1] * m * f
 
     def reapply(self, weights: np.ndarray) -> np.ndarray:
         """The same calibration applied to other starting weights (n,) or (n, R): how
         replicate weights are re-calibrated (each replicate column is solved on its own)."""
         w2 = weights if weights.ndim == 2 else weights[:, None]
         out = np.empty_like(w2)
+        relaxed = dropped = 0
         for r in range(w2.shape[1]):
             col = w2[:, r]
-            sol = solve_g(self.aux, col, self.population, self.method, self.bounds,
-                          tol=self.tol, max_iter=self.max_iter,
-                          weight_bounds=self._weight_bounds(col))
+            # a replicate with no unit in a calibration cell cannot meet that margin: the
+            # constraint is dropped for that replicate (R's grake would stop short of
+            # convergence and keep going); the count is reported
+            keep = (self.aux.T @ col != 0) | (self.population == 0)
+            dropped += int((~keep).sum())
+            aux, pop = (self.aux, self.population) if keep.all() else \
+                (self.aux[:, keep], self.population[keep])
+            limits = self._weight_bounds(col)
+            sol = solve_g(aux, col, pop, self.method, self.bounds,
+                          tol=self.tol, max_iter=self.max_iter, weight_bounds=limits)
+            if not sol.converged and limits is not None and self.method == "raking":
+                # as when trimming the full sample: capped raking can cycle
+                sol = solve_g(aux, col, pop, "truncated", self.bounds,
+                              tol=self.tol, max_iter=self.max_iter, weight_bounds=limits)
+            if not sol.converged and limits is not None:
+                # a replicate that leaves out most units of a cell cannot meet the trimming
+                # caps: it is calibrated without them (trimming only reduces variance)
+                relaxed += 1
+                sol = solve_g(aux, col, pop, self.method, self.bounds,
+                              tol=self.tol, max_iter=self.max_iter)
+            if not sol.converged:
+                raise CalibrationError(
+                    f"the calibration of replicate {r + 1} did not converge",
+                    where=f"replicate {r + 1}",
+                    hint="collapse sparse categories or widen the bounds",
+                )
             out[:, r] = col * sol.g
+        if relaxed:
+            warnings.warn(f"{relaxed} of {w2.shape[1]} replicates could not meet the trimming "
+                          "bounds and were calibrated without them", stacklevel=2)
+        if dropped:
+            warnings.warn(f"{dropped} calibration constraints were dropped in replicates that "
+                          "had no unit in the cell", stacklevel=2)
         return out if weights.ndim == 2 else out[:, 0]
 
 
@@ -258,7 +295,8 @@ class _Solution:
 
 def solve_g(x: np.ndarray, d: np.ndarray, population: np.ndarray, method: str,
             bounds: tuple[float, float], *, tol: float, max_iter: int,
-            weight_bounds: tuple[float, float] | None = None) -> _Solution:
+            weight_bounds: tuple[float | np.ndarray, float | np.ndarray] | None = None
+            ) -> _Solution:
     """g-weights meeting ``sum_i g_i d_i x_i = population`` (Deville & Särndal 1992).
 
     Newton iterations on lambda as R's ``grake``: T = X' diag(d F'(X lambda)) X,
