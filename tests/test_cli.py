@@ -26,3 +26,24 @@ def test_verify_reports_a_case_it_cannot_run(tmp_path) -> None:  # type: ignore[
     result = runner.invoke(app, ["verify", str(tmp_path / "cases.json")])
     assert "FAIL broken: cannot run" in result.output
     assert result.output.strip().endswith("0 passed, 1 failed") and result.exit_code == 1
+
+
+def test_weight_command_prints_diagnostics() -> None:
+    result = runner.invoke(app, ["weight", "--year", "2024"])
+    assert result.exit_code == 0, result.output
+    assert "== individuals (2024)" in result.output and "Kish deff" in result.output
+    assert "== companies (2024)" in result.output
+
+
+def test_estimate_command_and_unknown_indicator() -> None:
+    result = runner.invoke(app, ["estimate", "online_users", "--by", "age_band"])
+    assert result.exit_code == 0, result.output
+    assert "age_band" in result.output and "18-24" in result.output
+    bad = runner.invoke(app, ["estimate", "nope"])
+    assert bad.exit_code == 2 and "unknown indicator" in bad.output
+
+
+def test_run_rejects_an_unknown_year(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    result = runner.invoke(app, ["run", "--year", "1999", "--out", str(tmp_path / "x")])
+    assert result.exit_code == 2 and "no edition 1999" in result.output
+    assert not (tmp_path / "x").exists()
