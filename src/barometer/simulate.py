@@ -55,6 +55,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -110,7 +111,8 @@ class SimulationResult:
     ``estimates``: one row per sample × indicator × domain (``ESTIMATE_COLUMNS``);
     ``truth``: the population value of each indicator × domain; ``failures``: samples
     whose weighting or estimation raised an error, as (sample index, message) — they are
-    left out of the table and counted in the summary.
+    left out of the table and counted in the summary; ``warnings``: the warnings the chain
+    raised, as (sample index, kind), counted in the summary.
     """
 
     scenario: str
@@ -124,6 +126,7 @@ class SimulationResult:
     estimates: pd.DataFrame = field(repr=False)
     truth: pd.DataFrame = field(repr=False)
     failures: tuple[tuple[int, str], ...] = ()
+    warnings: tuple[tuple[int, str], ...] = ()
     seconds: float = 0.0
     jobs: int = 1
     weighting: str = ""
@@ -192,6 +195,12 @@ class SimulationResult:
             lines.append(f"{len(self.failures)} of {self.reps} samples could not be weighted "
                          f"or estimated by the production chain and are left out of the "
                          f"table: {detail}.")
+        if self.warnings:
+            counts: dict[str, int] = {}
+            for _, k in self.warnings:
+                counts[k] = counts.get(k, 0) + 1
+            detail = "; ".join(f"{k!r} in {v} samples" for k, v in counts.items())
+            lines.append(f"Warnings of the weighting chain (samples kept): {detail}.")
         return lines
 
     def summary(self) -> str:
@@ -236,6 +245,7 @@ class SimulationResult:
                   "jobs": self.jobs, "seconds": round(self.seconds, 2),
                   "weighting": self.weighting,
                   "failures": [list(f) for f in self.failures],
+                  "warnings": [list(w) for w in self.warnings],
                   "findings": self.findings(), "summary": self.summary_line()}
         paths[4].write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n",
                             encoding="utf-8")
@@ -513,24 +523,31 @@ def one_sample(ctx: _Context, rep: int, seq: np.random.SeedSequence) -> pd.DataF
     return est[ESTIMATE_COLUMNS]
 
 
-def _run_chunk_with(ctx: _Context, items: list[tuple[int, np.random.SeedSequence]]
-                    ) -> tuple[list[pd.DataFrame], list[tuple[int, str]]]:
+Chunk = tuple[list[pd.DataFrame], list[tuple[int, str]], list[tuple[int, str]]]
+
+
+def _run_chunk_with(ctx: _Context, items: list[tuple[int, np.random.SeedSequence]]) -> Chunk:
+    """Run samples; return their estimates, their failures and the warnings the chain
+    raised (per sample, digits replaced by ``N`` so that kinds can be counted)."""
     from threadpoolctl import threadpool_limits
 
-    frames, failures = [], []
-    with threadpool_limits(limits=1, user_api="blas"), warnings.catch_warnings():
-        # a failed replicate calibration warns before it raises; the failure is recorded
-        warnings.simplefilter("ignore", RuntimeWarning)
+    frames, failures, notes = [], [], []
+    with threadpool_limits(limits=1, user_api="blas"):
         for rep, seq in items:
-            try:
-                frames.append(one_sample(ctx, rep, seq))
-            except (BarometerError, ValueError, np.linalg.LinAlgError) as exc:
-                failures.append((rep, f"{type(exc).__name__}: {exc}".splitlines()[0]))
-    return frames, failures
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                # numpy's RuntimeWarnings (a failed replicate solve) are not the chain's own
+                warnings.simplefilter("ignore", RuntimeWarning)
+                try:
+                    frames.append(one_sample(ctx, rep, seq))
+                except (BarometerError, ValueError, np.linalg.LinAlgError) as exc:
+                    failures.append((rep, f"{type(exc).__name__}: {exc}".splitlines()[0]))
+            kinds = dict.fromkeys(re.sub(r"\d+", "N", str(w.message)) for w in caught)
+            notes += [(rep, k) for k in kinds]
+    return frames, failures, notes
 
 
-def _run_chunk(items: list[tuple[int, np.random.SeedSequence]]
-               ) -> tuple[list[pd.DataFrame], list[tuple[int, str]]]:
+def _run_chunk(items: list[tuple[int, np.random.SeedSequence]]) -> Chunk:
     assert _CONTEXT is not None, "worker not initialised"
     return _run_chunk_with(_CONTEXT, items)
 
@@ -580,14 +597,16 @@ def simulate(reps: int = 1000, seed: int = 20161, variance: str = "linearization
     chunks = _chunks(items, jobs)
     frames: list[pd.DataFrame] = []
     failures: list[tuple[int, str]] = []
+    notes: list[tuple[int, str]] = []
     done = 0
     if progress:
         progress(0, reps)
     if jobs == 1:
         for chunk in chunks:
-            f, bad = _run_chunk_with(ctx, chunk)
+            f, bad, warned = _run_chunk_with(ctx, chunk)
             frames += f
             failures += bad
+            notes += warned
             done += len(chunk)
             if progress:
                 progress(done, reps)
@@ -600,9 +619,10 @@ def simulate(reps: int = 1000, seed: int = 20161, variance: str = "linearization
                                  initializer=_init_worker, initargs=(ctx,)) as pool:
             futures = {pool.submit(_run_chunk, chunk): len(chunk) for chunk in chunks}
             for fut in as_completed(futures):
-                f, bad = fut.result()
+                f, bad, warned = fut.result()
                 frames += f
                 failures += bad
+                notes += warned
                 done += futures[fut]
                 if progress:
                     progress(done, reps)
@@ -615,6 +635,7 @@ def simulate(reps: int = 1000, seed: int = 20161, variance: str = "linearization
         scenario=scenario, variance=variance, reps=reps, seed=seed, year=year,
         replicates=replicates, population_size=population_size, domains=tuple(domains),
         estimates=est, truth=population.truth, failures=tuple(sorted(failures)),
+        warnings=tuple(sorted(notes)),
         seconds=time.perf_counter() - start, jobs=jobs, weighting=describe_spec(ctx.spec))
 
 
