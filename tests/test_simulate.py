@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -128,6 +129,9 @@ def test_a_failing_sample_is_recorded_not_fatal(monkeypatch) -> None:  # type: i
     def flaky(ctx, rep, seq):  # type: ignore[no-untyped-def]
         if rep == 1:
             raise sim.BarometerError("the margins and the trimming bounds cannot both hold")
+        if rep == 2:
+            warnings.warn("3 of 200 replicates were relaxed", stacklevel=1)
+            warnings.warn("4 of 200 replicates were relaxed", stacklevel=1)
         return real(ctx, rep, seq)
 
     monkeypatch.setattr(sim, "one_sample", flaky)
@@ -135,6 +139,8 @@ def test_a_failing_sample_is_recorded_not_fatal(monkeypatch) -> None:  # type: i
     assert [rep for rep, _ in r.failures] == [1]
     assert set(r.estimates["rep"]) == {0, 2} and r.to_frame()["reps"].max() == 2
     assert "1 of 3 samples could not be weighted" in r.summary()
+    assert r.warnings == ((2, "N of N replicates were relaxed"),)  # one kind per sample
+    assert "'N of N replicates were relaxed' in 1 samples" in r.summary()
 
 
 def test_unknown_scenario_or_variance_is_refused() -> None:
