@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from functools import cached_property
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
@@ -74,12 +75,45 @@ def _as_list(x: str | Sequence[str] | None) -> list[str]:
     return list(x)
 
 
+def factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Codes 0..K-1 of a column in the sorted order of its distinct values, and those values.
+
+    Missing values get the last code (as ``groupby(sort=True, dropna=False)``). Integers
+    spanning a range of at most a few times the number of rows are coded in O(n) with a
+    lookup table (``np.bincount``); anything else by hashing (``pd.factorize``).
+    """
+    v = np.asarray(values)
+    if v.dtype.kind in "iu" and v.size:
+        lo, hi = int(v.min()), int(v.max())
+        if hi - lo <= max(4 * v.size, 1 << 16):
+            shifted = v.astype(np.intp, copy=False)
+            if lo:
+                shifted = shifted - lo
+            present = np.bincount(shifted, minlength=hi - lo + 1) > 0
+            if present.all():  # already the codes 0..K-1
+                return shifted, np.arange(lo, hi + 1)
+            lookup = np.cumsum(present) - 1
+            return lookup[shifted], np.flatnonzero(present) + lo
+    codes, uniques = pd.factorize(v, sort=True, use_na_sentinel=False)
+    return codes.astype(np.intp, copy=False), np.asarray(uniques)
+
+
 def _codes(*columns: np.ndarray) -> np.ndarray:
     """Integer codes 0..K-1 of the combinations of the given columns (sorted order)."""
-    if len(columns) == 1:
-        return pd.factorize(pd.Series(columns[0]), sort=True)[0].astype(np.int64)
-    frame = pd.DataFrame({i: c for i, c in enumerate(columns)})
-    return frame.groupby(list(frame.columns), sort=True, dropna=False).ngroup().to_numpy(np.int64)
+    codes = factorize(columns[0])[0]
+    for col in columns[1:]:
+        more, levels = factorize(col)
+        # lexicographic order of (previous code, this code) is the sorted order of the pairs
+        codes = factorize(codes * len(levels) + more)[0]
+    return codes
+
+
+def first_rows(codes: np.ndarray, k: int | None = None) -> np.ndarray:
+    """The first row of each code 0..k-1 (-1 for a code that does not occur)."""
+    k = int(codes.max()) + 1 if k is None else k
+    first = np.full(k, -1, dtype=np.intp)
+    first[codes[::-1]] = np.arange(codes.size)[::-1]
+    return first
 
 
 @dataclass(frozen=True)
@@ -106,6 +140,16 @@ class Stage:
         """Sampling fraction n/N per row (0 where there is no fpc)."""
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(np.isfinite(self.popsize), self.n_sampled / self.popsize, 0.0)
+
+    @cached_property
+    def n_clusters(self) -> int:
+        """Number of cluster codes (clusters are coded 0..n_clusters-1)."""
+        return int(self.clusters.max()) + 1
+
+    @cached_property
+    def cluster_first(self) -> np.ndarray:
+        """The first row of each cluster (computed once, reused by every variance)."""
+        return first_rows(self.clusters, self.n_clusters)
 
 
 @dataclass(frozen=True)
@@ -151,6 +195,10 @@ class Design:
     weighting: tuple[WeightingStep, ...] = ()
     replicates: ReplicateWeights | None = None
     history: tuple[str, ...] = field(default=())
+    # derived data reused by every estimate on this design (domain codes...): each new
+    # design (``with_weights``, ``replace``) starts with an empty cache
+    cache: dict[object, object] = field(default_factory=dict, init=False, repr=False,
+                                        compare=False)
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -215,11 +263,14 @@ class Design:
         # clusters nested in earlier stages (and in strata when nest=True), as svydesign does
         stages: list[Stage] = []
         first_strata = _codes(*raw_strata[:1])
+        psu_codes: np.ndarray | None = None
+        first = np.zeros(0, dtype=np.intp)
         if not nest and strata_cols and id_cols:
-            per_psu = pd.DataFrame({"psu": raw_ids[0], "s": first_strata}).groupby("psu")["s"]
-            bad = per_psu.nunique()
-            if (bad > 1).any():
-                psu = bad.index[np.argmax(bad.to_numpy() > 1)]
+            psu_codes = _codes(raw_ids[0])
+            first = first_rows(psu_codes)
+            split = first_strata != first_strata[first[psu_codes]]
+            if split.any():
+                psu = raw_ids[0][first[psu_codes[split].min()]]
                 raise DesignError(
                     "clusters are not nested in strata at the first stage",
                     where=f"{source}, column {id_cols[0]}",
@@ -241,12 +292,16 @@ class Design:
                 parts = [prev_cluster, *parts]
             if nest and strata_cols:
                 parts = [first_strata, *parts]
-            c_codes = _codes(*parts)
-            n_sampled = _count_distinct(c_codes, s_codes)
+            nested = k == 0 and psu_codes is not None  # checked above
+            c_codes = psu_codes if nested else _codes(*parts)
+            c_first = first if nested else first_rows(c_codes)
+            n_sampled = _count_distinct(c_codes, s_codes, c_first, nested=nested)
             popsize = np.full(n, np.inf)
             if k < len(fpc_cols):
                 popsize = _popsize(data[fpc_cols[k]], s_codes, n_sampled, fpc_cols[k], source)
-            stages.append(Stage(s_codes, c_codes, n_sampled, popsize))
+            stage = Stage(s_codes, c_codes, n_sampled, popsize)
+            stage.__dict__["cluster_first"] = c_first  # seed the cached property
+            stages.append(stage)
             prev_cluster = c_codes
 
         if weights is not None:
@@ -310,8 +365,23 @@ class Design:
             from barometer.replicate import replicate_rank
 
             return replicate_rank(self.replicates.weights[mask]) - 1
+        return int(self.domain_degf(np.where(mask, 0, -1), 1)[0])
+
+    def domain_degf(self, codes: np.ndarray, k: int) -> np.ndarray:
+        """Design degrees of freedom of k domains at once (linearisation designs): per
+        domain, #PSUs - #strata among its rows with a positive weight; ``codes`` in 0..k-1
+        give each row's domain (-1: none). One ``np.bincount`` over the rows."""
         st = self.stages[0]
-        return int(np.unique(st.clusters[mask]).size - np.unique(st.strata[mask]).size)
+        ok = (codes >= 0) & (self.weights > 0)
+        ext = np.where(ok, codes, k)
+        counts = np.bincount(st.clusters * (k + 1) + ext, minlength=st.n_clusters * (k + 1))
+        present = counts.reshape(st.n_clusters, k + 1)[:, :k] > 0
+        # clusters are nested in first-stage strata: a stratum is present with its clusters
+        stratum = st.strata[st.cluster_first]
+        n_strata = int(stratum.max()) + 1
+        in_stratum = np.zeros((n_strata, k), dtype=np.intp)
+        np.add.at(in_stratum, stratum, present.astype(np.intp))
+        return present.sum(axis=0) - (in_stratum > 0).sum(axis=0)
 
     def check_lonely_psu(self) -> None:
         """Raise a :class:`DesignError` naming the stratum if a stratum has one PSU and the
@@ -357,11 +427,18 @@ class Design:
         return f"Design(n={self.n}, {self.spec.describe()}{extra})"
 
 
-def _count_distinct(clusters: np.ndarray, strata: np.ndarray) -> np.ndarray:
-    """Per row: number of distinct clusters in the row's stratum."""
-    pairs = pd.DataFrame({"s": strata, "c": clusters}).drop_duplicates()
-    counts = np.bincount(pairs["s"].to_numpy(), minlength=int(strata.max()) + 1)
-    return counts[strata].astype(float)
+def _count_distinct(clusters: np.ndarray, strata: np.ndarray, first: np.ndarray, *,
+                    nested: bool = False) -> np.ndarray:
+    """Per row: number of distinct clusters in the row's stratum (``first``: the first row
+    of each cluster; ``nested``: clusters are known to be nested in strata)."""
+    present = first >= 0
+    n_strata = int(strata.max()) + 1
+    if nested or (strata[first[clusters]] == strata).all():  # O(n)
+        counts = np.bincount(strata[first[present]], minlength=n_strata)
+    else:
+        pairs = pd.DataFrame({"s": strata, "c": clusters}).drop_duplicates()
+        counts = np.bincount(pairs["s"].to_numpy(), minlength=n_strata)
+    return counts.astype(float)[strata]
 
 
 def _popsize(col: pd.Series, strata: np.ndarray, n_sampled: np.ndarray, name: str,
@@ -372,8 +449,7 @@ def _popsize(col: pd.Series, strata: np.ndarray, n_sampled: np.ndarray, name: st
         row = int(np.flatnonzero(np.isnan(v) | (v <= 0))[0])
         raise DesignError("fpc must be positive", where=f"{source}, row {row}, column {name}",
                           value=col.iloc[row], hint="give population sizes or sampling fractions")
-    per_stratum = pd.Series(v).groupby(strata).nunique()
-    if (per_stratum > 1).any():
+    if (v != v[first_rows(strata)[strata]]).any():
         raise DesignError(
             "fpc is not constant within a stratum", where=f"{source}, column {name}",
             hint="give one population size (or fraction) per stratum",

@@ -25,13 +25,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 from barometer.ci import IntervalInput, interval, t_quantile
-from barometer.design import Design
+from barometer.design import Design, Stage, factorize
 from barometer.errors import EstimationError
 from barometer.variance import Influence, linearized_variance
 
@@ -86,21 +88,94 @@ class Estimates:
         return float(t.loc[mask, field].iloc[0])
 
 
-@dataclass(frozen=True)
 class _Domains:
-    """Domain membership of rows: ``codes`` in 0..k-1, or -1 (out of all domains)."""
+    """Domain membership of rows: ``codes`` in 0..k-1, or -1 (out of all domains).
 
-    codes: np.ndarray
-    labels: list[object]
-    by: str | None
+    What does not depend on the estimated variable (rows and sums of weights per domain,
+    the cluster x domain index of each stage, degrees of freedom, the domain indicator for
+    replicate weights) is computed once here; domains are kept in the design's cache, so
+    estimates of several variables on the same domains share them.
+    """
+
+    def __init__(self, codes: np.ndarray, labels: list[object], by: str | None,
+                 weights: np.ndarray | None = None) -> None:
+        self.codes = codes
+        self.labels = labels
+        self.by = by
+        self.weights = weights
+        self.index: dict[int, np.ndarray] = {}  # per stage: cluster x domain index
+        self._degf: dict[int, float] = {}
 
     @property
     def k(self) -> int:
         return len(self.labels)
 
+    @cached_property
+    def ext(self) -> np.ndarray:
+        """Codes with k (an extra bin, dropped) for rows out of every domain."""
+        return np.where(self.codes >= 0, self.codes, self.k)
+
+    def centre(self, y: np.ndarray) -> float:
+        """A centre of ``y`` on the domains' rows: the mean of (up to) their first 1,024."""
+        head = self.codes[:4096] >= 0
+        rows = np.flatnonzero(head)[:1024] if head.any() else \
+            np.flatnonzero(self.codes >= 0)[:1024]
+        c = float(np.mean(y[rows])) if rows.size else 0.0
+        return c if np.isfinite(c) else 0.0
+
+    @cached_property
+    def inside(self) -> np.ndarray:
+        """Rows in a domain."""
+        return self.codes >= 0
+
+    @cached_property
+    def all_inside(self) -> bool:
+        return bool(self.inside.all())
+
     def sums(self, values: np.ndarray) -> np.ndarray:
-        ok = self.codes >= 0
-        return np.bincount(self.codes[ok], weights=values[ok], minlength=self.k)
+        """Per-domain sums (``np.bincount``; a single domain: ``np.sum``, which adds in
+        pairs, where all rows add to the same total); values of rows out of every domain
+        are ignored."""
+        if self.k == 1:
+            if self.all_inside:
+                return np.array([np.sum(values)])
+            return np.array([np.sum(values, where=self.inside)])
+        return np.bincount(self.ext, weights=values, minlength=self.k + 1)[: self.k]
+
+    def _weights(self) -> np.ndarray:
+        assert self.weights is not None
+        return self.weights
+
+    @cached_property
+    def n(self) -> np.ndarray:
+        if self.k == 1:
+            return np.array([np.count_nonzero(self.inside)])
+        return np.bincount(self.ext, minlength=self.k + 1)[: self.k]
+
+    @cached_property
+    def sum_w(self) -> np.ndarray:
+        return self.sums(self._weights())
+
+    @cached_property
+    def sum_w2(self) -> np.ndarray:
+        w = self._weights()
+        return self.sums(w * w)
+
+    @cached_property
+    def indicator(self) -> sparse.csr_matrix:
+        """The k x n domain indicator of the rows in a domain (for replicate weights)."""
+        rows = np.flatnonzero(self.codes >= 0)
+        return sparse.csr_matrix((np.ones(rows.size), (self.codes[rows], rows)),
+                                 shape=(self.k, self.codes.size))
+
+    def degf(self, design: Design, j: int) -> float:
+        """Design degrees of freedom of domain j (R's ``degf`` of the domain's subset)."""
+        if j not in self._degf:
+            if design.replicates is None:
+                self._degf.update(enumerate(design.domain_degf(self.codes, self.k).tolist()))
+            else:
+                self._degf[j] = float(design.degf(self.codes == j))
+        return float(self._degf[j])
 
 
 def _numeric(design: Design, name: str) -> np.ndarray:
@@ -117,23 +192,59 @@ def _numeric(design: Design, name: str) -> np.ndarray:
     return col.to_numpy(dtype=float, na_value=np.nan)
 
 
-def _domains(design: Design, valid: np.ndarray, by: str | None) -> _Domains:
+def _factor(design: Design, by: str) -> tuple[np.ndarray, list[object]]:
+    """Codes of a domain column (-1: missing) and its distinct values, kept in the cache."""
+    key = ("factor", by)
+    hit = design.cache.get(key)
+    if hit is None:
+        col = design.column(by)
+        values = col.to_numpy()
+        if values.dtype.kind in "iu":
+            codes, uniques = factorize(values)
+            hit = (codes, uniques.tolist())
+        else:
+            codes, uniq = pd.factorize(col)
+            hit = (codes.astype(np.intp, copy=False), pd.Index(uniq).tolist())
+        design.cache[key] = hit
+    return hit  # type: ignore[return-value]
+
+
+def _domains(design: Design, valid: np.ndarray | None, by: str | None) -> _Domains:
+    """The domains of ``by`` among the ``valid`` rows (None: all rows), cached in the
+    design per column and set of valid rows."""
+    all_valid = valid is None or bool(valid.all())
+    packed = None if all_valid else np.packbits(valid).tobytes()
+    key = ("domains", by, None if packed is None else hash(packed))
+    hit = design.cache.get(key)
+    if hit is not None and hit[0] == packed:  # type: ignore[index]
+        return hit[1]  # type: ignore[index]
     if by is None:
-        codes = np.where(valid, 0, -1)
-        if not valid.any():
+        if valid is not None and not valid.any():
             raise EstimationError("no rows with a non-missing value and a positive weight",
                                   hint="check the variable and the design's weights")
-        return _Domains(codes, [None], None)
-    col = design.column(by)
-    ok = valid & col.notna().to_numpy()
-    labels = sorted(pd.unique(col[ok]).tolist(), key=_sort_key)
-    if not labels:
-        raise EstimationError("every domain is empty", where=f"by={by}",
-                              hint="check the domain variable and missing values")
-    lookup = {lab: i for i, lab in enumerate(labels)}
-    codes = np.full(design.n, -1, dtype=np.int64)
-    codes[ok] = col[ok].map(lookup).to_numpy(np.int64)
-    return _Domains(codes, labels, by)
+        codes = np.zeros(design.n, dtype=np.intp) if all_valid else np.where(valid, 0, -1)
+        dom = _Domains(codes, [None], None, design.weights)
+    else:
+        codes_all, uniques = _factor(design, by)
+        cand = codes_all if valid is None or all_valid else np.where(valid, codes_all, -1)
+        present = np.flatnonzero(np.bincount(cand + 1, minlength=len(uniques) + 1)[1:])
+        if not present.size:
+            raise EstimationError("every domain is empty", where=f"by={by}",
+                                  hint="check the domain variable and missing values")
+        order = sorted(range(present.size), key=lambda j: _sort_key(uniques[present[j]]))
+        labels = [uniques[present[j]] for j in order]
+        if present.size == len(uniques) and order == list(range(present.size)) \
+                and (present == np.arange(present.size)).all():
+            codes = cand
+        else:
+            remap = np.full(len(uniques) + 1, -1, dtype=np.intp)
+            remap[present[order] + 1] = np.arange(present.size)
+            codes = remap[cand + 1]
+        dom = _Domains(codes, labels, by, design.weights)
+    if len(design.cache) > 64:  # bound the memory kept by a long-lived design
+        design.cache.clear()
+    design.cache[key] = (packed, dom)
+    return dom
 
 
 def _level_match(col: pd.Series, level: object) -> pd.Series:
@@ -153,7 +264,10 @@ def _sort_key(v: object) -> tuple[int, object]:
 
 @dataclass(frozen=True)
 class _Linear:
-    """A linearisable statistic: per-domain estimates from any weight matrix, and influence."""
+    """A linearisable statistic: per-domain estimates from any weight matrix, and influence.
+
+    ``y`` (and ``x``) may hold anything on rows out of every domain: those rows are ignored.
+    """
 
     kind: str
     y: np.ndarray
@@ -162,74 +276,112 @@ class _Linear:
 
     def point(self, w: np.ndarray) -> np.ndarray:
         """Estimates (k,) for weights (n,), or (k, R) for a weight matrix (n, R)."""
+        dom = self.dom
         if w.ndim == 1:
-            return self._from_totals(self._totals(w, self.y), self._totals(w, self._den()))
-        from scipy import sparse
-
-        ok = self.dom.codes >= 0
-        rows = np.flatnonzero(ok)
-        ind = sparse.csr_matrix((np.ones(rows.size), (self.dom.codes[ok], rows)),
-                                shape=(self.dom.k, w.shape[0]))
-        ty = np.asarray(ind @ (w * np.nan_to_num(self.y)[:, None]))
-        td = np.asarray(ind @ (w * np.nan_to_num(self._den())[:, None]))
-        return self._from_totals(ty, td)
-
-    def _den(self) -> np.ndarray:
-        if self.kind == "ratio":
-            assert self.x is not None
-            return self.x
-        return np.ones_like(self.y)
-
-    def _totals(self, w: np.ndarray, v: np.ndarray) -> np.ndarray:
-        return self.dom.sums(w * np.nan_to_num(v))
-
-    def _from_totals(self, ty: np.ndarray, td: np.ndarray) -> np.ndarray:
+            ty = dom.sums(w * self.y)
+            if self.kind == "total":
+                return ty
+            td = dom.sums(w * self.x) if self.kind == "ratio" else dom.sums(w)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                return ty / td
+        ind = dom.indicator  # k x n, one pass over the replicate weights per product
+        ind_y = ind.copy()
+        ind_y.data = self.y[ind.indices]
+        ty = np.asarray(ind_y @ w)
         if self.kind == "total":
             return ty
+        if self.kind == "ratio":
+            assert self.x is not None
+            ind_x = ind.copy()
+            ind_x.data = self.x[ind.indices]
+            td = np.asarray(ind_x @ w)
+        else:
+            td = np.asarray(ind @ w)
         with np.errstate(invalid="ignore", divide="ignore"):
             return ty / td
 
     def influence(self, w: np.ndarray, est: np.ndarray) -> Influence:
-        c = self.dom.codes
-        ok = c >= 0
-        cc = np.where(ok, c, 0)
-        y = np.nan_to_num(self.y)
-        if self.kind == "total":
-            vals = w * y
-        else:
-            den = self._totals(w, self._den())
-            vals = w * (y - est[cc] * np.nan_to_num(self._den())) / den[cc]
-        return Influence.compact(np.where(ok, vals, 0.0), c, self.dom.k)
+        """Influence values: w y (total), w (y - m) / sum w (mean), w (y - R x) / sum w x
+        (ratio) on the domain's rows; the division is applied to the cluster totals."""
+        return self.fit(w, est=est)[1]
 
-    def residual_values(self, est: np.ndarray, w: np.ndarray) -> np.ndarray:
-        """The variable whose SRS variance is the deff's denominator (y, or the ratio's
-        linearised variable (y - R x) / X)."""
-        c = np.where(self.dom.codes >= 0, self.dom.codes, 0)
+    def fit(self, w: np.ndarray, *, est: np.ndarray | None = None,
+            stage: Stage | None = None) -> tuple[np.ndarray, Influence, np.ndarray]:
+        """Estimates, influence values and the sums of squares of the design effect,
+        sum_i w_i (r_i - rbar)^2 per domain (r the deff's variable, see ``_deff``).
+
+        A mean or total is computed on y - c, c a centre of y (the mean of its first rows):
+        sum w (y - m)^2 = sum w (y - c)^2 - (m - c)^2 sum w, and the influence values
+        w (y - m) = w (y - c) - (m - c) w, so a few passes over the rows give all three
+        without cancellation. With ``stage`` (a linearisation design without weighting
+        steps), the cluster x domain totals of that first stage also give the estimates.
+        """
+        dom = self.dom
+        own = w is dom.weights
+        sw = dom.sum_w if own else dom.sums(w)
         if self.kind == "ratio":
-            assert self.x is not None
-            xt = self._totals(w, self.x)
-            return (np.nan_to_num(self.y) - est[c] * np.nan_to_num(self.x)) / xt[c]
-        return np.nan_to_num(self.y)
+            return self._fit_ratio(w, sw, est, own)
+        c0 = dom.centre(self.y)
+        v = self.y - c0
+        wv = w * v
+        totals = None
+        if est is None:
+            if stage is not None and own:
+                a = Influence.compact(wv, dom.codes, dom.k, index=dom.index)
+                totals = {0: a.group_totals(stage.clusters, stage.n_clusters, key=0)}
+                tv = totals[0].sum(axis=0)
+            else:
+                tv = dom.sums(wv)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                est = tv + c0 * sw if self.kind == "total" else c0 + tv / sw
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = est / sw if self.kind == "total" else est
+            delta = mean - c0
+            np.multiply(wv, v, out=v)
+            ssq = dom.sums(v) - delta * delta * sw
+            index = dom.index if own else None
+            if self.kind == "total":  # z = w y = w (y - c) + c w
+                infl = Influence.compact(wv, dom.codes, dom.k, offset=np.full(dom.k, -c0),
+                                         base=w, index=index, totals=totals)
+            else:
+                infl = Influence.compact(wv, dom.codes, dom.k, offset=delta, base=w,
+                                         scale=1.0 / sw, index=index, totals=totals)
+        return est, infl, ssq
+
+    def _fit_ratio(self, w: np.ndarray, sw: np.ndarray, est: np.ndarray | None, own: bool
+                   ) -> tuple[np.ndarray, Influence, np.ndarray]:
+        assert self.x is not None
+        dom = self.dom
+        td = dom.sums(w * self.x)
+        if est is None:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                est = dom.sums(w * self.y) / td
+        u = self.y - np.append(est, 0.0)[dom.ext] * self.x
+        wu = w * u
+        with np.errstate(invalid="ignore", divide="ignore"):
+            infl = Influence.compact(wu, dom.codes, dom.k, scale=1.0 / td,
+                                     index=dom.index if own else None)
+            # r = u / X, rbar = sum w r / sum w
+            a = dom.sums(wu)
+            ssq = (dom.sums(wu * u) - a * a / sw) / (td * td)
+        return est, infl, ssq
 
 
-def _deff(lin: _Linear, est: np.ndarray, var: np.ndarray, w: np.ndarray
+def _deff(dom: _Domains, kind: str, ssq: np.ndarray, var: np.ndarray
           ) -> tuple[np.ndarray, np.ndarray]:
-    """R's deff (SRS without replacement) and the with-replacement version, per domain."""
-    dom = lin.dom
-    r = lin.residual_values(est, w)
-    n = dom.sums(np.ones_like(w))
-    big_n = dom.sums(w)
-    c = np.where(dom.codes >= 0, dom.codes, 0)
-    rbar = dom.sums(w * r) / big_n
+    """R's deff (SRS without replacement) and the with-replacement version, per domain:
+    s^2 = sum w (r - rbar)^2 / sum w * n / (n - 1), r = y, or (y - R x) / X for a ratio."""
+    n = dom.n.astype(float)
+    big_n = dom.sum_w
     with np.errstate(invalid="ignore", divide="ignore"):
-        s2 = dom.sums(w * (r - rbar[c]) ** 2) / big_n * n / (n - 1)
-        factor = big_n**2 if lin.kind in ("total", "ratio") else np.ones_like(big_n)
+        s2 = ssq / big_n * n / (n - 1)
+        factor = big_n**2 if kind in ("total", "ratio") else np.ones_like(big_n)
         v_wr = s2 * factor / n
         v_wor = np.where(big_n >= n, v_wr * (big_n - n) / big_n, np.nan)
         return var / v_wor, var / v_wr
 
 
-def _resolve_df(design: Design, df: str | float, rows: np.ndarray) -> float:
+def _resolve_df(design: Design, df: str | float, rows: np.ndarray | None) -> float:
     if isinstance(df, str):
         if df == "inf":
             return float("inf")
@@ -308,43 +460,53 @@ def _linear_estimates(design: Design, stat: str, y: np.ndarray, x: np.ndarray | 
                       yname: str, level: object, by: str | None, ci: str, ci_level: float,
                       df: str | float) -> pd.DataFrame:
     w = design.weights
-    valid = ~np.isnan(y) & (w > 0)
-    if x is not None:
-        valid &= ~np.isnan(x)
+    positive = design.cache.get("positive")
+    if positive is None:
+        positive = design.cache["positive"] = bool((w > 0).all())
+    valid: np.ndarray | None = None  # None: every row
+    if not positive or np.isnan(y).any() or (x is not None and np.isnan(x).any()):
+        valid = ~np.isnan(y) & (w > 0)
+        if x is not None:
+            valid &= ~np.isnan(x)
     dom = _domains(design, valid, by)
     kind = "mean" if stat == "proportion" else stat
-    lin = _Linear(kind, np.where(valid, y, np.nan), None if x is None else
-                  np.where(valid, x, np.nan), dom)
-    est = lin.point(w)
+    lin = _Linear(kind, y, x, dom)
+    plain = design.replicates is None and not design.weighting
+    est, influence, ssq = lin.fit(w, stage=design.stages[0] if plain else None)
     if design.replicates is not None:
         reps = design.replicates
         var = reps.variance(est, lin.point(reps.weights))
     else:
-        var = linearized_variance(design, lin.influence(w, est))
-    deff_wor, deff_wr = _deff(lin, est, var, w)
+        var = linearized_variance(design, influence)
+    deff_wor, deff_wr = _deff(dom, kind, ssq, var)
     se = np.sqrt(var)
-    n = dom.sums(np.ones(design.n)).astype(int)
-    sw = dom.sums(w)
-    n_eff = sw**2 / dom.sums(w**2)
-    rows = []
+    n = dom.n
+    sw = dom.sum_w
+    n_eff = sw**2 / dom.sum_w2
     # R's beta rule uses nrow(design): a calibrated design keeps all rows in a subset
     n_rows_cal = design.n if (design.calibrations and design.replicates is None) else None
-    for j, lab in enumerate(dom.labels):
-        in_dom = dom.codes == j
-        dfj = _resolve_df(design, df, in_dom)
-        degf_j = float(design.degf(in_dom))
-        inp = IntervalInput(estimate=float(est[j]), se=float(se[j]), df=dfj, level=ci_level,
-                            n=int(n[j]), n_rows=n_rows_cal or int(n[j]), degf=degf_j)
-        lo, hi = interval(ci, inp, proportion=stat == "proportion")
-        rows.append({
-            "statistic": stat, "variable": yname, "level": level, "by": by, "domain": lab,
-            "estimate": est[j], "se": se[j],
-            "cv": se[j] / abs(est[j]) if est[j] != 0 else np.nan,
-            "ci_low": lo, "ci_high": hi, "ci_method": ci, "ci_level": ci_level, "df": dfj,
-            "deff": deff_wor[j], "deff_replace": deff_wr[j], "n": int(n[j]),
-            "n_eff": n_eff[j], "method": _method_name(design),
-        })
-    return pd.DataFrame(rows, columns=COLUMNS)
+    need_degf = df == "design" or ci == "beta"
+    k = dom.k
+    degf = np.array([dom.degf(design, j) if need_degf else np.nan for j in range(k)])
+    dfs = degf if df == "design" else np.full(k, _resolve_df(design, df, None))
+    bounds = np.array([
+        interval(ci, IntervalInput(estimate=float(est[j]), se=float(se[j]), df=float(dfs[j]),
+                                   level=ci_level, n=int(n[j]),
+                                   n_rows=n_rows_cal or int(n[j]), degf=float(degf[j])),
+                 proportion=stat == "proportion")
+        for j in range(k)
+    ], dtype=float).reshape(k, 2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cv = np.where(est != 0, se / np.abs(est), np.nan)
+    columns = {
+        "statistic": [stat] * k, "variable": [yname] * k, "level": [level] * k,
+        "by": [by] * k, "domain": list(dom.labels), "estimate": est, "se": se, "cv": cv,
+        "ci_low": bounds[:, 0], "ci_high": bounds[:, 1], "ci_method": [ci] * k,
+        "ci_level": np.full(k, ci_level), "df": dfs, "deff": deff_wor,
+        "deff_replace": deff_wr, "n": n.astype(int), "n_eff": n_eff,
+        "method": [_method_name(design)] * k,
+    }
+    return pd.DataFrame(columns, columns=COLUMNS)
 
 
 def mean(design: Design, y: str, **kw: object) -> Estimates:

@@ -27,7 +27,7 @@ function), ``fail`` raises. A stratum with ``n_h = N_h`` (self-representing) con
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -35,41 +35,97 @@ from barometer.design import Design, LonelyPSU, Stage
 from barometer.errors import DesignError
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Influence:
     """Influence values of k estimates on the n sample rows.
 
-    Either ``dense`` (n x k), or *compact*: ``values`` (n,) and ``column`` (n,) when every
-    row contributes to at most one estimate (domain estimation), with ``column = -1`` for
-    rows that contribute to none. The compact form keeps domain estimation O(n).
+    Either ``dense`` (n x k), or *compact* when every row contributes to at most one estimate
+    (domain estimation): ``column`` (n,) gives the estimate of each row (-1: none, the row's
+    values are ignored) and the row's value is
+
+        z_i = (values_i - offset[c_i] * base_i) * scale[c_i],   c_i = column_i
+
+    (``offset``/``base`` and ``scale`` optional), e.g. w_i (y_i - c) - (m_c - c) w_i over the
+    domain's sum of weights for a mean centred at c. Cluster totals are then one
+    ``np.bincount`` over cluster x column of ``values`` (and of ``base``, kept in ``index``
+    across estimates on the same domains), so domain estimation stays O(n). ``index``
+    (optional) keeps, per stage, the combined cluster x column index; ``totals`` optionally
+    gives the cluster totals of ``values`` already computed for a stage.
     """
 
     k: int
     dense: np.ndarray | None = None
     values: np.ndarray | None = None
     column: np.ndarray | None = None
+    scale: np.ndarray | None = None
+    offset: np.ndarray | None = None
+    base: np.ndarray | None = None
+    index: dict[object, object] | None = field(default=None, repr=False)
+    totals: dict[int, np.ndarray] | None = field(default=None, repr=False)
 
     @classmethod
-    def compact(cls, values: np.ndarray, column: np.ndarray, k: int) -> Influence:
-        return cls(k=k, values=np.asarray(values, float), column=np.asarray(column, np.int64))
+    def compact(cls, values: np.ndarray, column: np.ndarray, k: int, **parts: object
+                ) -> Influence:
+        """The compact form (``parts``: scale, offset, base, index, totals)."""
+        return cls(k=k, values=np.asarray(values, float), column=np.asarray(column, np.intp),
+                   **parts)  # type: ignore[arg-type]
 
     def to_dense(self) -> np.ndarray:
         if self.dense is not None:
             return self.dense
         assert self.values is not None and self.column is not None
         out = np.zeros((self.values.size, self.k))
-        ok = self.column >= 0
-        out[np.flatnonzero(ok), self.column[ok]] = self.values[ok]
+        rows = np.flatnonzero(self.column >= 0)
+        col = self.column[rows]
+        z = self.values[rows]
+        if self.offset is not None:
+            assert self.base is not None
+            z = z - self.offset[col] * self.base[rows]
+        if self.scale is not None:
+            z = z * self.scale[col]
+        out[rows, col] = z
         return out
 
-    def group_totals(self, codes: np.ndarray, n_groups: int) -> np.ndarray:
-        """Totals of each column over groups of rows (n_groups x k), by ``np.bincount``."""
+    def _index(self, codes: np.ndarray, key: int | None) -> tuple[np.ndarray, int]:
+        """The combined index group x column and its width: k + 1 (column k collects the
+        rows of no estimate), or 1 when every row belongs to the single estimate."""
+        hit = None if self.index is None or key is None else self.index.get(key)
+        if hit is None:
+            assert self.column is not None
+            if self.k == 1 and not (self.column < 0).any():
+                hit = (codes, 1)
+            else:
+                hit = (codes * (self.k + 1) + np.where(self.column >= 0, self.column, self.k),
+                       self.k + 1)
+            if self.index is not None and key is not None:
+                self.index[key] = hit
+        return hit  # type: ignore[return-value]
+
+    def _sums(self, v: np.ndarray, codes: np.ndarray, n_groups: int, key: int | None
+              ) -> np.ndarray:
+        idx, width = self._index(codes, key)
+        flat = np.bincount(idx, weights=v, minlength=n_groups * width)
+        return flat.reshape(n_groups, width)[:, : self.k]
+
+    def group_totals(self, codes: np.ndarray, n_groups: int, key: int | None = None
+                     ) -> np.ndarray:
+        """Totals of each column over groups of rows (n_groups x k), by ``np.bincount``;
+        ``key`` names ``codes`` (a stage) in ``index`` and ``totals``."""
         if self.dense is None:
-            assert self.values is not None and self.column is not None
-            ok = self.column >= 0
-            idx = codes[ok] * self.k + self.column[ok]
-            flat = np.bincount(idx, weights=self.values[ok], minlength=n_groups * self.k)
-            return flat.reshape(n_groups, self.k)
+            assert self.values is not None
+            out = self.totals.get(key) if self.totals is not None and key is not None \
+                else None
+            if out is None:
+                out = self._sums(self.values, codes, n_groups, key)
+            if self.offset is not None:
+                assert self.base is not None
+                cached = None if self.index is None else self.index.get(("base", key))
+                if cached is None or cached[0] is not self.base:  # type: ignore[index]
+                    cached = (self.base, self._sums(self.base, codes, n_groups, key))
+                    if self.index is not None and key is not None:
+                        self.index[("base", key)] = cached
+                out = out - self.offset[None, :] * cached[1]  # type: ignore[index]
+            return out * self.scale[None, :] if self.scale is not None else out
         if self.k == 1:
             return np.bincount(codes, weights=self.dense[:, 0], minlength=n_groups)[:, None]
         from scipy import sparse
@@ -111,11 +167,10 @@ def stage_variance(stages: tuple[Stage, ...], influence: Influence, lonely: Lone
 
 def _one_stage(stage: Stage, multiplier: np.ndarray, influence: Influence, lonely: LonelyPSU,
                s: int, full: bool) -> np.ndarray:
-    n_clusters = int(stage.clusters.max()) + 1
-    totals = influence.group_totals(stage.clusters, n_clusters)
-    # per-cluster attributes (constant within a cluster)
-    first = np.full(n_clusters, -1, dtype=np.int64)
-    first[stage.clusters[::-1]] = np.arange(stage.clusters.size)[::-1]
+    n_clusters = stage.n_clusters
+    totals = influence.group_totals(stage.clusters, n_clusters, key=s)
+    # per-cluster attributes (constant within a cluster), from each cluster's first row
+    first = stage.cluster_first
     present = first >= 0
     totals = totals[present]
     first = first[present]
