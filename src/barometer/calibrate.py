@@ -10,19 +10,26 @@ residuals of their regression on ``X`` weighted by ``d``, scaled back by the fin
 (Deville & Särndal 1992, eq. 3.4; Särndal, Swensson & Wretman 1992, result 6.6.1; R's
 ``calibrate`` stores ``qr(X sqrt(d))`` and ``g sqrt(d)`` and ``svyrecvar`` applies
 ``qr.resid`` exactly so). Post-stratification is the case where ``X`` holds cell indicators.
+
+The calibration equations depend on a row only through its auxiliary values x_i and its
+weight d_i, so ``X`` is kept as its distinct rows (:class:`Auxiliary`: m cells x p columns
+and each row's cell): X'd is a ``np.bincount`` over cells, and the Newton iterations run on
+the m cells with the summed weights (a few hundred rows for categorical margins, whatever
+the sample size); a replicate design sums its replicate weights per cell with one sparse
+product and solves each replicate on the cells.
 """
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from scipy import linalg
+from scipy import linalg, sparse
 
 from barometer.errors import CalibrationError
 
@@ -35,7 +42,7 @@ class CalibrationRecord:
     """One calibration applied to a design (kept so variances account for it)."""
 
     method: str
-    aux: np.ndarray
+    aux: Auxiliary
     names: tuple[str, ...]
     d: np.ndarray
     g: np.ndarray
@@ -51,7 +58,7 @@ class CalibrationRecord:
     @cached_property
     def _basis(self) -> np.ndarray:
         """Orthonormal basis of the column space of X sqrt(d) (pivoted QR, R's rank rule)."""
-        a = self.aux * np.sqrt(self.d)[:, None]
+        a = self.aux.dense() * np.sqrt(self.d)[:, None]
         q, r, _ = linalg.qr(a, mode="economic", pivoting=True)
         diag = np.abs(np.diag(r))
         rank = int((diag > 1e-7 * diag[0]).sum()) if diag.size else 0
@@ -64,37 +71,37 @@ class CalibrationRecord:
         q = self._basis
         return (y - q @ (q.T @ y)) * w[:, None]
 
-    def _weight_bounds(self, start: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-        """Trimming bounds on the final weights of ``start`` (per unit).
-
-        The bounds are multiples of the full sample's mean final weight m; a replicate unit
-        that stands for f copies of a sampled unit (f = replicate / full-sample starting
-        weight: 0, or the bootstrap multiplicity, or n/(n-1)...) is bounded by f times them,
-        so each copy meets the same bounds as in the full sample.
-        """
-        if self.trim is None:
-            return None
-        active = self.d > 0
-        m = float((self.d * self.g)[active].mean())
-        f = np.divide(start, self.d, out=np.zeros_like(start), where=active)
-        return self.trim[0] * m * f, self.trim[1] * m * f
+    @cached_property
+    def bound_groups(self) -> Auxiliary:
+        """Rows grouped by cell and by starting weight ``d``: rows of a group get the same
+        g-weight even under trimming bounds, which bound g by (cap / d_i)."""
+        return self.aux.split(self.d)
 
     def reapply(self, weights: np.ndarray) -> np.ndarray:
         """The same calibration applied to other starting weights (n,) or (n, R): how
-        replicate weights are re-calibrated (each replicate column is solved on its own)."""
+        replicate weights are re-calibrated (each replicate column is solved on its own, on
+        the cells of the auxiliary matrix)."""
         w2 = weights if weights.ndim == 2 else weights[:, None]
-        out = np.empty_like(w2)
+        groups = self.aux if self.trim is None else self.bound_groups
+        sums = groups.collapse(w2)  # m x R: the replicate weights summed per cell
+        x = groups.cells
+        if self.trim is not None:
+            active = self.d > 0
+            m = float((self.d * self.g)[active].mean())
+            d_group = groups.first_values(self.d)
+        g = np.empty_like(sums)
         relaxed = dropped = 0
-        for r in range(w2.shape[1]):
-            col = w2[:, r]
+        for r in range(sums.shape[1]):
+            col = sums[:, r]
             # a replicate with no unit in a calibration cell cannot meet that margin: the
             # constraint is dropped for that replicate (R's grake would stop short of
             # convergence and keep going); the count is reported
-            keep = (self.aux.T @ col != 0) | (self.population == 0)
+            keep = (x.T @ col != 0) | (self.population == 0)
             dropped += int((~keep).sum())
-            aux, pop = (self.aux, self.population) if keep.all() else \
-                (self.aux[:, keep], self.population[keep])
-            limits = self._weight_bounds(col)
+            aux, pop = (x, self.population) if keep.all() else \
+                (x[:, keep], self.population[keep])
+            # trimming: the full sample's caps times the number of copies of each unit
+            limits = None if self.trim is None else _copies_bounds(self.trim, m, col, d_group)
             sol = solve_g(aux, col, pop, self.method, self.bounds,
                           tol=self.tol, max_iter=self.max_iter, weight_bounds=limits)
             if not sol.converged and limits is not None and self.method == "raking":
@@ -113,14 +120,82 @@ class CalibrationRecord:
                     where=f"replicate {r + 1}",
                     hint="collapse sparse categories or widen the bounds",
                 )
-            out[:, r] = col * sol.g
+            g[:, r] = sol.g
         if relaxed:
             warnings.warn(f"{relaxed} of {w2.shape[1]} replicates could not meet the trimming "
                           "bounds and were calibrated without them", stacklevel=2)
         if dropped:
             warnings.warn(f"{dropped} calibration constraints were dropped in replicates that "
                           "had no unit in the cell", stacklevel=2)
+        out = w2 * g[groups.codes]
         return out if weights.ndim == 2 else out[:, 0]
+
+
+def _copies_bounds(trim: tuple[float, float], m: float, start: np.ndarray, d: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Trimming bounds on the final weights of ``start`` (per unit).
+
+    The bounds are multiples ``trim`` of the full sample's mean final weight m; a replicate
+    unit that stands for f copies of a sampled unit (f = replicate / full-sample starting
+    weight ``d``: 0, or the bootstrap multiplicity, or n/(n-1)...) is bounded by f times
+    them, so each copy meets the same bounds as in the full sample.
+    """
+    f = np.divide(start, d, out=np.zeros_like(start), where=d > 0)
+    return trim[0] * m * f, trim[1] * m * f
+
+
+@dataclass(frozen=True, eq=False)
+class Auxiliary:
+    """The calibration model matrix X (n x p) held as its distinct rows: ``cells`` (m x p)
+    and each row's cell ``codes`` (n,), X = cells[codes]. X'w = cells' (sums of w per cell)."""
+
+    cells: np.ndarray
+    codes: np.ndarray
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.codes.size, self.cells.shape[1])
+
+    def dense(self) -> np.ndarray:
+        """The n x p matrix itself."""
+        return self.cells[self.codes]
+
+    @cached_property
+    def indicator(self) -> sparse.csr_matrix:
+        """The m x n cell indicator (sums of replicate weights per cell in one product)."""
+        n = self.codes.size
+        return sparse.csr_matrix((np.ones(n), (self.codes, np.arange(n))),
+                                 shape=(self.cells.shape[0], n))
+
+    def collapse(self, w: np.ndarray) -> np.ndarray:
+        """Sums of ``w`` (n,) or (n, R) over the rows of each cell."""
+        if w.ndim == 1:
+            return np.bincount(self.codes, weights=w, minlength=self.cells.shape[0])
+        return np.asarray(self.indicator @ w)
+
+    def totals(self, w: np.ndarray) -> np.ndarray:
+        """X'w: the weighted totals of the auxiliaries."""
+        return self.cells.T @ self.collapse(w)
+
+    def first_values(self, v: np.ndarray) -> np.ndarray:
+        """The value of ``v`` on the first row of each cell."""
+        from barometer.design import first_rows
+
+        first = first_rows(self.codes, self.cells.shape[0])
+        return np.where(first >= 0, v[np.maximum(first, 0)], 0.0)
+
+    def split(self, v: np.ndarray) -> Auxiliary:
+        """Cells refined so that ``v`` is constant within each."""
+        from barometer.design import factorize
+
+        codes, values = factorize(v)
+        if values.size <= 1:
+            return self
+        codes = factorize(self.codes * values.size + codes)[0]
+        from barometer.design import first_rows
+
+        first = first_rows(codes)
+        return Auxiliary(self.cells[self.codes[first]], codes)
 
 
 # ---------------------------------------------------------------------------------------
@@ -175,34 +250,50 @@ class Margins:
         return [*cols, *self.numeric]
 
 
-def _category_values(data: pd.DataFrame, key: str) -> pd.Series:
-    parts = key.split("*")
-    if len(parts) == 1:
-        return data[key].astype(str)
-    out = data[parts[0]].astype(str)
-    for p in parts[1:]:
-        out = out + "*" + data[p].astype(str)
-    return out
+def _category_codes(data: pd.DataFrame, key: str) -> tuple[np.ndarray, list[str]]:
+    """Each row's category of margin ``key`` (a column, or crossed columns ``"a*b"``) as a
+    code into the category labels, the values as text (``"x*y"`` when crossed); -1 for a
+    missing value. Columns are factorised and only their distinct values turned to text."""
+    codes: np.ndarray | None = None
+    labels: list[str] = []
+    for part in key.split("*"):
+        c, uniques = pd.factorize(data[part])
+        text = pd.Series(uniques).astype(str).tolist()
+        if codes is None:
+            codes, labels = c.astype(np.intp, copy=False), text
+            continue
+        both = np.where((codes >= 0) & (c >= 0), codes * len(text) + c, -1)
+        pairs, first = np.unique(both, return_index=True)
+        keep = pairs >= 0
+        pairs, first = pairs[keep], first[keep]
+        labels = [f"{labels[codes[i]]}*{text[c[i]]}" for i in first]
+        codes = np.where(both >= 0, np.searchsorted(pairs, both), -1)
+    assert codes is not None
+    return codes, labels
 
 
 def _fmt(v: float) -> str:
     return f"{v:,.6g}"
 
 
-def auxiliary_matrix(data: pd.DataFrame, margins: Margins, *, method: str, source: str = "data",
-                     active: np.ndarray | None = None
-                     ) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
-    """The calibration model matrix X, its population totals and column names.
+def build_auxiliary(data: pd.DataFrame, margins: Margins, *, method: str,
+                    source: str = "data", active: np.ndarray | None = None
+                    ) -> tuple[Auxiliary, np.ndarray, tuple[str, ...]]:
+    """The calibration model matrix X (as :class:`Auxiliary`), its population totals and
+    column names.
 
     As R's ``model.matrix(~ a + b + x)``: an intercept (the population size) and, for each
     categorical margin, indicators of every category but the first (sorted); numeric
     auxiliaries as they are. Post-stratification uses the indicators of every cell.
     Checks that every category in the data has a margin and vice versa, that margins of one
     variable add up to the population size, and that no calibration variable is missing.
-    ``active`` marks the rows that carry a weight (others, e.g. nonrespondents, are ignored).
+    ``active`` marks the rows that carry a weight (others, e.g. nonrespondents, are ignored:
+    their row of X is zero).
     """
+    n = len(data)
     if active is None:
-        active = np.ones(len(data), dtype=bool)
+        active = np.ones(n, dtype=bool)
+    all_in = bool(active.all())
     for col in margins.columns():
         if col not in data.columns:
             raise CalibrationError(f"calibration variable {col!r} is not in the data",
@@ -225,7 +316,9 @@ def auxiliary_matrix(data: pd.DataFrame, margins: Margins, *, method: str, sourc
                 f"{_fmt(total)}", where=f"margin {key}", value=s,
                 hint="make every categorical margin sum to the same population size",
             )
-    cols: list[np.ndarray] = []
+    # each part of X: (per-row codes into its columns, -1: none; number of columns) for a
+    # categorical margin, or the values of a numeric auxiliary
+    parts: list[tuple[np.ndarray, int] | np.ndarray] = []
     names: list[str] = []
     pop: list[float] = []
     poststrat = method == "poststratify"
@@ -234,17 +327,19 @@ def auxiliary_matrix(data: pd.DataFrame, margins: Margins, *, method: str, sourc
                                "(cross variables with 'a*b' for crossed cells)",
                                hint="use method='raking' or 'linear' for several margins")
     if total is not None and not poststrat:
-        cols.append(np.ones(len(data)))
+        parts.append((np.zeros(n, dtype=np.intp), 1))
         names.append("(Intercept)")
         pop.append(float(total))
     for key, targets in margins.categorical.items():
-        values = _category_values(data, key)
+        codes, labels = _category_codes(data, key)
         target = {str(k): float(v) for k, v in targets.items()}
-        seen = values[active].value_counts()
-        unknown = [c for c in seen.index if c not in target]
+        counts = np.bincount(codes, minlength=len(labels)) if all_in and codes.min() >= 0 \
+            else np.bincount(codes[active & (codes >= 0)], minlength=len(labels))
+        seen = {lab: int(c) for lab, c in zip(labels, counts, strict=True) if c > 0}
+        unknown = [c for c in sorted(seen, key=lambda lab: -seen[lab]) if c not in target]
         if unknown:
             raise CalibrationError(
-                f"category {unknown[0]!r} of {key!r} occurs in {int(seen[unknown[0]])} rows "
+                f"category {unknown[0]!r} of {key!r} occurs in {seen[unknown[0]]} rows "
                 "but has no population margin", where=f"{source}, column {key}",
                 value=unknown[0], hint=f"add it to the margin of {key!r} or recode it "
                 f"(margin categories: {', '.join(sorted(target))})",
@@ -253,36 +348,83 @@ def auxiliary_matrix(data: pd.DataFrame, margins: Margins, *, method: str, sourc
             if count < 0:
                 raise CalibrationError("a population margin is negative",
                                        where=f"margin {key} = {cat}", value=count)
-            if cat not in seen.index and count > 0:
+            if cat not in seen and count > 0:
                 raise CalibrationError(
                     f"category {cat!r} of {key!r} has a population count of {_fmt(count)} "
                     "but no sample unit", where=f"margin {key} = {cat}", value=cat,
                     hint="collapse it with a neighbouring category",
                 )
-            if cat in seen.index and count == 0:
+            if cat in seen and count == 0:
                 raise CalibrationError(
                     f"category {cat!r} of {key!r} has a margin of zero but "
-                    f"{int(seen[cat])} sample units", where=f"margin {key} = {cat}",
+                    f"{seen[cat]} sample units", where=f"margin {key} = {cat}",
                     value=0, hint="check the margin, or remove those units from the scope",
                 )
-        present = sorted(c for c in target if c in seen.index)
+        present = sorted(c for c in target if c in seen)
         keep = present if (poststrat or (total is None and not names)) else present[1:]
-        arr = values.to_numpy()
-        for cat in keep:
-            cols.append((arr == cat).astype(float))
-            names.append(f"{key}{cat}")
-            pop.append(target[cat])
+        column = {cat: j for j, cat in enumerate(keep)}
+        lookup = np.array([column.get(lab, -1) for lab in labels] + [-1], dtype=np.intp)
+        parts.append((lookup[codes], len(keep)))  # code -1 (missing) reads the last entry
+        names.extend(f"{key}{cat}" for cat in keep)
+        pop.extend(target[cat] for cat in keep)
     for var, tot in margins.numeric.items():
-        v = pd.to_numeric(data[var], errors="coerce").to_numpy(float)
-        cols.append(v)
+        parts.append(pd.to_numeric(data[var], errors="coerce").to_numpy(float))
         names.append(var)
         pop.append(float(tot))
-    if not cols:
+    if not parts:
         raise CalibrationError("no calibration margins given",
                                hint="pass categorical=, numeric= and/or total=")
-    x = np.column_stack(cols)
-    x[~active] = 0.0
-    return x, np.asarray(pop), tuple(names)
+    return _cells(parts, active), np.asarray(pop), tuple(names)
+
+
+def _cells(parts: list[tuple[np.ndarray, int] | np.ndarray], active: np.ndarray
+           ) -> Auxiliary:
+    """The distinct rows of X from its parts (inactive rows: a zero row)."""
+    from barometer.design import factorize, first_rows
+
+    n = active.size
+    key = np.zeros(n, dtype=np.intp)
+    radix = 1  # key < radix
+    for part in parts:
+        if isinstance(part, tuple):  # codes -1..K-1 of a categorical margin
+            if part[1] == 1 and not (part[0] < 0).any():
+                continue  # the intercept, or a margin with one column on every row
+            codes, k = part[0] + 1, part[1] + 1
+        else:
+            codes, values = factorize(part)
+            k = values.size
+        if radix * k > 4 * n + (1 << 16):  # keep the key in a range np.bincount can code
+            key = factorize(key)[0]
+            radix = int(key.max()) + 1
+        key = key * k + codes
+        radix *= k
+    if not active.all():
+        key = np.where(active, key + 1, 0)  # cell 0: the inactive rows
+    key = factorize(key)[0]
+    first = first_rows(key)
+    cells = np.zeros((first.size, sum(p[1] if isinstance(p, tuple) else 1 for p in parts)))
+    j = 0
+    for part in parts:
+        if isinstance(part, tuple):
+            col = part[0][first]
+            hit = col >= 0
+            cells[np.flatnonzero(hit), j + col[hit]] = 1.0
+            j += part[1]
+        else:
+            cells[:, j] = part[first]
+            j += 1
+    cells[~active[first]] = 0.0
+    return Auxiliary(cells, key)
+
+
+def auxiliary_matrix(data: pd.DataFrame, margins: Margins, *, method: str, source: str = "data",
+                     active: np.ndarray | None = None
+                     ) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+    """The calibration model matrix X (n x p, dense), its population totals and column
+    names (see :func:`build_auxiliary`)."""
+    aux, pop, names = build_auxiliary(data, margins, method=method, source=source,
+                                      active=active)
+    return aux.dense(), pop, names
 
 
 @dataclass(frozen=True)
@@ -408,9 +550,11 @@ def calibrate(
             cat[key] = {c: v * total for c, v in m.items()}
     margins = Margins(cat, {str(k): float(v) for k, v in (numeric or {}).items()}, total)
     d = design.weights
-    x, population, names = auxiliary_matrix(design.data, margins, method=method,
-                                            active=d > 0)
-    sol = solve_g(x, d, population, method, (lo, hi), tol=tol, max_iter=max_iter)
+    aux, population, names = build_auxiliary(design.data, margins, method=method,
+                                             active=d > 0)
+    sol = solve_g(aux.cells, aux.collapse(d), population, method, (lo, hi), tol=tol,
+                  max_iter=max_iter)
+    sol = replace(sol, g=sol.g[aux.codes])  # the g-weight of every row, from its cell
     if not sol.converged:
         rel = np.abs(sol.misfit) / (1 + np.abs(population))
         worst = np.argsort(rel)[::-1][:3]
@@ -422,7 +566,7 @@ def calibrate(
             hint="widen the bounds, collapse sparse categories, or raise max_iter",
         )
     record = CalibrationRecord(
-        method=method, aux=x, names=names, d=d, g=sol.g, population=population,
+        method=method, aux=aux, names=names, d=d, g=sol.g, population=population,
         margins=margins, bounds=(lo, hi), iterations=sol.iterations, tol=tol,
         max_iter=max_iter,
     )

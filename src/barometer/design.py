@@ -362,9 +362,7 @@ class Design:
         if self.replicates is not None:
             if rows is None or mask.sum() == (self.weights > 0).sum():
                 return self.replicates.degf
-            from barometer.replicate import replicate_rank
-
-            return replicate_rank(self.replicates.weights[mask]) - 1
+            return self.replicates.rank_of(mask) - 1
         return int(self.domain_degf(np.where(mask, 0, -1), 1)[0])
 
     def domain_degf(self, codes: np.ndarray, k: int) -> np.ndarray:

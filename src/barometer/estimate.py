@@ -105,6 +105,7 @@ class _Domains:
         self.weights = weights
         self.index: dict[int, np.ndarray] = {}  # per stage: cluster x domain index
         self._degf: dict[int, float] = {}
+        self._replicate_sums: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def k(self) -> int:
@@ -168,14 +169,28 @@ class _Domains:
         return sparse.csr_matrix((np.ones(rows.size), (self.codes[rows], rows)),
                                  shape=(self.k, self.codes.size))
 
-    def degf(self, design: Design, j: int) -> float:
-        """Design degrees of freedom of domain j (R's ``degf`` of the domain's subset)."""
-        if j not in self._degf:
+    def replicate_sums(self, w: np.ndarray) -> np.ndarray:
+        """Sums of the weight matrix ``w`` (n x R) per domain (k x R), kept for ``w``."""
+        hit = self._replicate_sums
+        if hit is None or hit[0] is not w:
+            hit = self._replicate_sums = (w, np.asarray(self.indicator @ w))
+        return hit[1]
+
+    def degf(self, design: Design) -> np.ndarray:
+        """Design degrees of freedom of every domain (R's ``degf`` of the domain's subset):
+        one ``np.bincount`` for a linearisation design, the rank of each domain's replicate
+        weights for a replicate design (computed on two threads)."""
+        if not self._degf:
             if design.replicates is None:
-                self._degf.update(enumerate(design.domain_degf(self.codes, self.k).tolist()))
+                values = design.domain_degf(self.codes, self.k).tolist()
+            elif self.k == 1:
+                values = [design.degf(self.codes == 0)]
             else:
-                self._degf[j] = float(design.degf(self.codes == j))
-        return float(self._degf[j])
+                positive = design.weights > 0
+                masks = [(self.codes == j) & positive for j in range(self.k)]
+                values = [r - 1 for r in design.replicates.ranks_of(masks)]
+            self._degf.update(enumerate(values))
+        return np.array([float(self._degf[j]) for j in range(self.k)])
 
 
 def _numeric(design: Design, name: str) -> np.ndarray:
@@ -284,19 +299,22 @@ class _Linear:
             td = dom.sums(w * self.x) if self.kind == "ratio" else dom.sums(w)
             with np.errstate(invalid="ignore", divide="ignore"):
                 return ty / td
-        ind = dom.indicator  # k x n, one pass over the replicate weights per product
+        # replicate weights: the domain sums of every column are one sparse product
+        # (k x n domain indicator holding y) @ (n x R); the sums of weights are kept
+        ind = dom.indicator
         ind_y = ind.copy()
         ind_y.data = self.y[ind.indices]
-        ty = np.asarray(ind_y @ w)
-        if self.kind == "total":
-            return ty
         if self.kind == "ratio":
             assert self.x is not None
             ind_x = ind.copy()
             ind_x.data = self.x[ind.indices]
-            td = np.asarray(ind_x @ w)
+            both = np.asarray(sparse.vstack([ind_y, ind_x]).tocsr() @ w)
+            ty, td = both[: dom.k], both[dom.k:]
         else:
-            td = np.asarray(ind @ w)
+            ty = np.asarray(ind_y @ w)
+            if self.kind == "total":
+                return ty
+            td = dom.replicate_sums(w)
         with np.errstate(invalid="ignore", divide="ignore"):
             return ty / td
 
@@ -487,7 +505,7 @@ def _linear_estimates(design: Design, stat: str, y: np.ndarray, x: np.ndarray | 
     n_rows_cal = design.n if (design.calibrations and design.replicates is None) else None
     need_degf = df == "design" or ci == "beta"
     k = dom.k
-    degf = np.array([dom.degf(design, j) if need_degf else np.nan for j in range(k)])
+    degf = dom.degf(design) if need_degf else np.full(k, np.nan)
     dfs = degf if df == "design" else np.full(k, _resolve_df(design, df, None))
     bounds = np.array([
         interval(ci, IntervalInput(estimate=float(est[j]), se=float(se[j]), df=float(dfs[j]),

@@ -26,9 +26,13 @@ Degrees of freedom: rank of the replicate weight matrix - 1.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field, replace
+from functools import cache
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 from barometer.design import Design, LonelyPSU, WeightingStep
 from barometer.errors import DesignError
@@ -49,10 +53,36 @@ class ReplicateWeights:
     degf: int
     fay_rho: float = 0.0
     seed: int | None = None
+    # ranks of the weights of subsets of rows (domains), computed once per subset
+    ranks: dict[bytes, int] = field(default_factory=dict, init=False, repr=False,
+                                    compare=False)
 
     @property
     def n_replicates(self) -> int:
         return int(self.weights.shape[1])
+
+    def rank_of(self, rows: np.ndarray) -> int:
+        """The rank of the replicate weights of ``rows`` (a boolean mask), kept per mask."""
+        return self.ranks_of([rows])[0]
+
+    def ranks_of(self, masks: Sequence[np.ndarray]) -> list[int]:
+        """Ranks of the replicate weights of several subsets of rows (kept per subset);
+        those not yet known are computed on two threads (one BLAS thread each)."""
+        keys = [np.packbits(rows).tobytes() for rows in masks]
+        todo = {k: rows for k, rows in zip(keys, masks, strict=True) if k not in self.ranks}
+        if todo:
+            if len(self.ranks) > 256:
+                self.ranks.clear()
+
+            def rank(rows: np.ndarray) -> int:
+                return replicate_rank(self.weights[rows])
+
+            if len(todo) > 1:
+                with ThreadPoolExecutor(2) as pool:
+                    self.ranks.update(zip(todo, pool.map(rank, todo.values()), strict=True))
+            else:
+                self.ranks.update((k, rank(rows)) for k, rows in todo.items())
+        return [self.ranks[k] for k in keys]
 
     def variance(self, full: np.ndarray, reps: np.ndarray) -> np.ndarray:
         """Replicate variance of k estimates: ``full`` (k,), ``reps`` (k, R)."""
@@ -75,12 +105,46 @@ class ReplicateWeights:
 
 
 def replicate_rank(w: np.ndarray) -> int:
-    """Numerical rank with R's qr tolerance 1e-5 (``degf.svyrep.design``)."""
-    from scipy import linalg
+    """Numerical rank with R's qr tolerance 1e-5 (``degf.svyrep.design``): the number of
+    diagonal entries of the column-pivoted QR factor R above 1e-5 times the first.
 
-    r = linalg.qr(w, mode="r", pivoting=True)[0]
-    d = np.abs(np.diag(r))
-    return int((d > 1e-5 * d[0]).sum()) if d.size else 0
+    R depends on ``w`` only through the cross-product w'w = P R'R P' (P the pivoting, which
+    takes the column of largest remaining norm), so it is the pivoted Cholesky factor of
+    w'w (LAPACK ``dpstrf``, which takes the largest remaining diagonal: the same pivots),
+    stopped at R_kk^2 <= 1e-10 R_11^2; the cross-product is one BLAS product, much cheaper
+    than a pivoted QR of a tall matrix. A matrix with the same cross-product (one row per
+    PSU, ``start_rank``) has the same rank. The smaller of w'w and w w' is factorised.
+    """
+    from scipy.linalg import lapack
+
+    if w.size == 0:
+        return 0
+    with one_blas_thread():
+        a = w.T @ w if w.shape[0] >= w.shape[1] else w @ w.T
+        top = float(np.max(np.diag(a)))
+        if not top > 0:
+            return 0
+        rank = lapack.dpstrf(a, lower=0, tol=1e-10 * top)[2]
+    return int(rank)
+
+
+@cache
+def _blas() -> ThreadpoolController:
+    return ThreadpoolController()
+
+
+def one_blas_thread() -> AbstractContextManager[object]:
+    """A context limiting BLAS to one thread: the products here are a few milliseconds,
+    where BLAS threads gain little on two cores and lose much when the cores are busy."""
+    return _blas().limit(limits=1, user_api="blas")
+
+
+def start_rank(base: np.ndarray, psu: np.ndarray, factors: np.ndarray) -> int:
+    """The rank of the starting replicate weights ``base_i * factors[psu_i]`` from one row
+    per PSU: rows of a PSU are proportional, so sqrt(sum_i base_i^2) * factors[p] has the
+    same cross-product (an n_psu x R QR instead of n x R)."""
+    norms = np.sqrt(np.bincount(psu, weights=base * base, minlength=factors.shape[0]))
+    return replicate_rank(norms[:, None] * factors)
 
 
 def with_replicates(design: Design, type: str = "JKn", *, replicates: int = 200,
@@ -118,9 +182,10 @@ def with_replicates(design: Design, type: str = "JKn", *, replicates: int = 200,
     else:
         rng_seed = seed
         factors, scale, rscales = _bootstrap(psu_stratum, n_h, popsize, replicates, seed)
-    start = design.base_weights[:, None] * factors[psu]
+    base = design.base_weights
+    start = base[:, None] * factors[psu]
     reps = ReplicateWeights(type=type, weights=start, start=start, scale=scale,
-                            rscales=rscales, mse=mse, degf=replicate_rank(start) - 1,
+                            rscales=rscales, mse=mse, degf=start_rank(base, psu, factors) - 1,
                             fay_rho=fay_rho, seed=rng_seed)
     reps = reps.reweighted(reps.rebuild(design.weighting))
     return design.with_weights(design.weights, f"replicates: {type} x{reps.n_replicates}"

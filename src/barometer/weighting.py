@@ -160,15 +160,22 @@ def trim(design: Design, *, lower: float | None = None, upper: float | None = No
     last = design.weighting[-1] if design.weighting else None
     if isinstance(last, CalibrationRecord):
         method = "raking" if last.method == "raking" else "truncated"
-        bounds = (lo * mean_w, hi * mean_w)
-        sol = solve_g(last.aux, last.d, last.population, method, last.bounds, tol=last.tol,
+        # solved on the auxiliary cells split by starting weight (the caps bound g by
+        # cap / d_i): a group of c identical units has c times their caps
+        groups = last.bound_groups
+        dsum = groups.collapse(last.d)
+        copies = np.divide(dsum, groups.first_values(last.d), out=np.zeros_like(dsum),
+                           where=dsum > 0)
+        bounds = (lo * mean_w * copies, hi * mean_w * copies)
+        sol = solve_g(groups.cells, dsum, last.population, method, last.bounds, tol=last.tol,
                       max_iter=max_iter, weight_bounds=bounds)
         if not sol.converged and method == "raking":
             # capped raking can cycle where a bound binds: the truncated linear distance
             # (Deville & Särndal 1992, case 6) solves the same constraints reliably
             method = "truncated"
-            sol = solve_g(last.aux, last.d, last.population, method, last.bounds,
+            sol = solve_g(groups.cells, dsum, last.population, method, last.bounds,
                           tol=last.tol, max_iter=max_iter, weight_bounds=bounds)
+        sol = replace(sol, g=sol.g[groups.codes])
         if not sol.converged:
             rel = np.abs(sol.misfit) / (1 + np.abs(last.population))
             i = int(np.argmax(rel))
@@ -256,7 +263,7 @@ def diagnostics(design: Design) -> WeightingDiagnostics:
                             "g_p99", "g_max"), strict=True):
             stats[name] = float(np.nanpercentile(g, q))
         stats["iterations"] = float(sum(c.iterations for c in cals))
-        achieved = last.aux.T @ w
+        achieved = last.aux.totals(w)
         for name, target, got in zip(last.names, last.population, achieved, strict=True):
             rows.append({"constraint": name, "target": target, "achieved": got,
                          "rel_diff": (got - target) / target if target else got - target})
