@@ -21,8 +21,10 @@ product and solves each replicate on the cells.
 
 from __future__ import annotations
 
+import os
+import sys
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -34,6 +36,8 @@ from scipy import linalg, sparse
 from barometer.errors import CalibrationError
 
 if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
+
     from barometer.design import Design
 
 
@@ -80,15 +84,48 @@ class CalibrationRecord:
     def reapply(self, weights: np.ndarray) -> np.ndarray:
         """The same calibration applied to other starting weights (n,) or (n, R): how
         replicate weights are re-calibrated (each replicate column is solved on its own, on
-        the cells of the auxiliary matrix)."""
+        the cells of the auxiliary matrix; many replicates are split between two processes,
+        which gives the same numbers)."""
         w2 = weights if weights.ndim == 2 else weights[:, None]
         groups = self.aux if self.trim is None else self.bound_groups
         sums = groups.collapse(w2)  # m x R: the replicate weights summed per cell
         x = groups.cells
+        d_group = groups.first_values(self.d) if self.trim is not None else None
+        n_rep = sums.shape[1]
+        half = n_rep // 2
+        second = _fork_solve(self, x, sums[:, half:], d_group) \
+            if n_rep >= 8 and sums.size * x.shape[1] >= 1_000_000 else None
+        if second is None:
+            half = n_rep
+        parts = [self._solve_columns(x, sums[:, :half], d_group)]
+        if second is not None:
+            parts.append(second())
+        g = np.hstack([p[0] for p in parts])
+        failed = [half * i + p[3] for i, p in enumerate(parts) if p[3] >= 0]
+        if failed:
+            r = failed[0]
+            raise CalibrationError(f"the calibration of replicate {r + 1} did not converge",
+                                   where=f"replicate {r + 1}",
+                                   hint="collapse sparse categories or widen the bounds")
+        relaxed = sum(p[1] for p in parts)
+        dropped = sum(p[2] for p in parts)
+        if relaxed:
+            warnings.warn(f"{relaxed} of {n_rep} replicates could not meet the trimming "
+                          "bounds and were calibrated without them", stacklevel=2)
+        if dropped:
+            warnings.warn(f"{dropped} calibration constraints were dropped in replicates that "
+                          "had no unit in the cell", stacklevel=2)
+        out = w2 * g[groups.codes]
+        return out if weights.ndim == 2 else out[:, 0]
+
+    def _solve_columns(self, x: np.ndarray, sums: np.ndarray, d_group: np.ndarray | None
+                       ) -> tuple[np.ndarray, int, int, int]:
+        """g-weights of the cells for each column of ``sums`` (starting weights summed per
+        cell); with the counts of relaxed replicates and dropped constraints and the first
+        column that does not converge (-1: none)."""
         if self.trim is not None:
             active = self.d > 0
             m = float((self.d * self.g)[active].mean())
-            d_group = groups.first_values(self.d)
         g = np.empty_like(sums)
         relaxed = dropped = 0
         for r in range(sums.shape[1]):
@@ -101,7 +138,8 @@ class CalibrationRecord:
             aux, pop = (x, self.population) if keep.all() else \
                 (x[:, keep], self.population[keep])
             # trimming: the full sample's caps times the number of copies of each unit
-            limits = None if self.trim is None else _copies_bounds(self.trim, m, col, d_group)
+            limits = None if d_group is None or self.trim is None \
+                else _copies_bounds(self.trim, m, col, d_group)
             sol = solve_g(aux, col, pop, self.method, self.bounds,
                           tol=self.tol, max_iter=self.max_iter, weight_bounds=limits)
             if not sol.converged and limits is not None and self.method == "raking":
@@ -115,20 +153,49 @@ class CalibrationRecord:
                 sol = solve_g(aux, col, pop, self.method, self.bounds,
                               tol=self.tol, max_iter=self.max_iter)
             if not sol.converged:
-                raise CalibrationError(
-                    f"the calibration of replicate {r + 1} did not converge",
-                    where=f"replicate {r + 1}",
-                    hint="collapse sparse categories or widen the bounds",
-                )
+                return g, relaxed, dropped, r
             g[:, r] = sol.g
-        if relaxed:
-            warnings.warn(f"{relaxed} of {w2.shape[1]} replicates could not meet the trimming "
-                          "bounds and were calibrated without them", stacklevel=2)
-        if dropped:
-            warnings.warn(f"{dropped} calibration constraints were dropped in replicates that "
-                          "had no unit in the cell", stacklevel=2)
-        out = w2 * g[groups.codes]
-        return out if weights.ndim == 2 else out[:, 0]
+        return g, relaxed, dropped, -1
+
+
+def _fork_solve(record: CalibrationRecord, x: np.ndarray, sums: np.ndarray,
+                d_group: np.ndarray | None
+                ) -> Callable[[], tuple[np.ndarray, int, int, int]] | None:
+    """Start solving ``sums``'s columns in a forked process (Linux, two cores or more; the
+    child inherits the arrays, only its result is sent back); returns the function that
+    waits for the result, or None (then the caller solves them itself)."""
+    if not sys.platform.startswith("linux") or (os.cpu_count() or 1) < 2:
+        return None
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    try:
+        receive, send = ctx.Pipe(duplex=False)
+        proc = ctx.Process(target=_solve_child, args=(record, x, sums, d_group, send),
+                           daemon=True)
+        proc.start()
+    except OSError:
+        return None
+    send.close()
+
+    def result() -> tuple[np.ndarray, int, int, int]:
+        try:
+            out = receive.recv()
+        except EOFError:  # the child died: solve here
+            out = None
+        proc.join()
+        receive.close()
+        return record._solve_columns(x, sums, d_group) if out is None else out
+
+    return result
+
+
+def _solve_child(record: CalibrationRecord, x: np.ndarray, sums: np.ndarray,
+                 d_group: np.ndarray | None, send: Connection) -> None:
+    try:
+        send.send(record._solve_columns(x, sums, d_group))
+    finally:
+        send.close()
 
 
 def _copies_bounds(trim: tuple[float, float], m: float, start: np.ndarray, d: np.ndarray
@@ -227,8 +294,20 @@ def _f_logit(u: np.ndarray, lo: float, hi: float) -> tuple[np.ndarray, np.ndarra
     return g, d
 
 
+def _g_linear(u: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    return np.clip(u + 1, lo, hi)
+
+
+def _g_raking(u: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    with np.errstate(over="ignore"):
+        return np.clip(np.exp(u), lo, hi)
+
+
 DISTANCES = {"linear": _f_linear, "truncated": _f_linear, "raking": _f_raking,
              "logit": _f_logit, "poststratify": _f_linear}
+# the g part alone (the same numbers), for the step halvings
+_G_ONLY = {"linear": _g_linear, "truncated": _g_linear, "raking": _g_raking,
+           "poststratify": _g_linear}
 METHODS = tuple(DISTANCES)
 
 
@@ -464,15 +543,17 @@ def solve_g(x: np.ndarray, d: np.ndarray, population: np.ndarray, method: str,
         with np.errstate(divide="ignore"):
             lo = np.maximum(lo, np.where(dd > 0, weight_bounds[0] / dd, -np.inf))
             hi = np.minimum(hi, np.where(dd > 0, weight_bounds[1] / dd, np.inf))
+    gap = population - sample_total
+    g_only = _G_ONLY.get(method)
     eta = np.zeros(x.shape[1])
     g, deriv = f(x @ eta, lo, hi)
     it = 1
     converged = False
     while True:
         t = (x * (dd * deriv)[:, None]).T @ x
-        misfit = population - sample_total - x.T @ (dd * (g - 1))
+        misfit = gap - x.T @ (dd * (g - 1))
+        before = np.abs(misfit).max()  # the largest misfit before the step
         step = np.linalg.pinv(t, rcond=256 * np.finfo(float).eps, hermitian=True) @ misfit
-        g_prev = g
         eta = eta + step
         g, deriv = f(x @ eta, lo, hi)
         while it < max_iter and not (np.isfinite(g).all() and np.isfinite(deriv).all()):
@@ -480,16 +561,19 @@ def solve_g(x: np.ndarray, d: np.ndarray, population: np.ndarray, method: str,
             step = step / 2
             eta = eta - step
             g, deriv = f(x @ eta, lo, hi)
-        misfit = population - sample_total - x.T @ (dd * (g - 1))
-        # damping: halve a step that makes the fit worse (bounded problems can cycle)
-        before = np.abs(population - sample_total - x.T @ (dd * (g_prev - 1))).max()
+        misfit = gap - x.T @ (dd * (g - 1))
+        # damping: halve a step that makes the fit worse (bounded problems can cycle); the
+        # derivative is only needed at the step finally taken
         halvings = 0
         while np.abs(misfit).max() > before and halvings < 30:
             halvings += 1
             step = step / 2
             eta = eta - step
-            g, deriv = f(x @ eta, lo, hi)
-            misfit = population - sample_total - x.T @ (dd * (g - 1))
+            u = x @ eta
+            g = g_only(u, lo, hi) if g_only is not None else f(u, lo, hi)[0]
+            misfit = gap - x.T @ (dd * (g - 1))
+        if halvings:
+            deriv = f(u, lo, hi)[1]
         if np.all(np.abs(misfit) / (1 + np.abs(population)) < tol):
             converged = True
             break

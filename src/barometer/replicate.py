@@ -77,7 +77,8 @@ class ReplicateWeights:
             def rank(rows: np.ndarray) -> int:
                 return replicate_rank(self.weights[rows])
 
-            if len(todo) > 1:
+            size = sum(int(rows.sum()) for rows in todo.values()) * self.weights.shape[1]
+            if len(todo) > 1 and size >= 2_000_000:  # threads only pay for large products
                 with ThreadPoolExecutor(2) as pool:
                     self.ranks.update(zip(todo, pool.map(rank, todo.values()), strict=True))
             else:
