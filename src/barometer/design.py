@@ -373,7 +373,14 @@ class Design:
         ok = (codes >= 0) & (self.weights > 0)
         ext = np.where(ok, codes, k)
         counts = np.bincount(st.clusters * (k + 1) + ext, minlength=st.n_clusters * (k + 1))
-        present = counts.reshape(st.n_clusters, k + 1)[:, :k] > 0
+        return self.degf_from_counts(counts.reshape(st.n_clusters, k + 1)[:, :k])
+
+    def degf_from_counts(self, counts: np.ndarray) -> np.ndarray:
+        """Design degrees of freedom of k domains from their numbers of rows with a positive
+        weight in each first-stage cluster (n_clusters x k): #PSUs - #strata present."""
+        st = self.stages[0]
+        present = counts > 0
+        k = present.shape[1]
         # clusters are nested in first-stage strata: a stratum is present with its clusters
         stratum = st.strata[st.cluster_first]
         n_strata = int(stratum.max()) + 1
@@ -387,7 +394,10 @@ class Design:
         if self.spec.lonely_psu is not LonelyPSU.FAIL:
             return
         for k, st in enumerate(self.stages):
-            lonely = (st.n_sampled == 1) & ~(st.popsize == st.n_sampled)
+            single = st.n_sampled == 1
+            if not single.any():
+                continue
+            lonely = single & ~(st.popsize == st.n_sampled)
             if k > 0:
                 lonely &= self.stages[k - 1].has_fpc  # later stages only count with an fpc
             if lonely.any():

@@ -35,7 +35,7 @@ from scipy import sparse
 from barometer.ci import IntervalInput, interval, t_quantile
 from barometer.design import Design, Stage, factorize
 from barometer.errors import EstimationError
-from barometer.variance import Influence, linearized_variance
+from barometer.variance import Influence, combined_index, linearized_variance
 
 Statistic = Literal["mean", "total", "ratio", "proportion", "quantile"]
 STATISTICS: tuple[str, ...] = ("mean", "total", "ratio", "proportion", "quantile")
@@ -98,12 +98,13 @@ class _Domains:
     """
 
     def __init__(self, codes: np.ndarray, labels: list[object], by: str | None,
-                 weights: np.ndarray | None = None) -> None:
+                 weights: np.ndarray | None = None, stage: Stage | None = None) -> None:
         self.codes = codes
         self.labels = labels
         self.by = by
         self.weights = weights
-        self.index: dict[int, np.ndarray] = {}  # per stage: cluster x domain index
+        self.stage = stage  # the design's first stage (rows, weights per cluster x domain)
+        self.index: dict[object, object] = {}  # per stage: cluster x domain index...
         self._degf: dict[int, float] = {}
         self._replicate_sums: tuple[np.ndarray, np.ndarray] | None = None
 
@@ -114,7 +115,23 @@ class _Domains:
     @cached_property
     def ext(self) -> np.ndarray:
         """Codes with k (an extra bin, dropped) for rows out of every domain."""
-        return np.where(self.codes >= 0, self.codes, self.k)
+        return self.codes if self.all_inside else np.where(self.codes >= 0, self.codes, self.k)
+
+    @cached_property
+    def clusters(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """Rows and sums of weights per first-stage cluster x domain (n_clusters x k), from
+        two ``np.bincount`` over the combined index, which the variance reuses."""
+        st = self.stage
+        if st is None or self.weights is None:
+            return None
+        idx, width = combined_index(st.clusters, self.codes, self.k)
+        self.index[0] = (idx, width)
+        size = st.n_clusters * width
+        counts = np.bincount(idx, minlength=size).reshape(st.n_clusters, width)[:, : self.k]
+        wsum = np.bincount(idx, weights=self.weights, minlength=size)
+        wsum = wsum.reshape(st.n_clusters, width)[:, : self.k]
+        self.index[("base", 0)] = (self.weights, wsum)  # the variance's totals of w
+        return counts, wsum
 
     def centre(self, y: np.ndarray) -> float:
         """A centre of ``y`` on the domains' rows: the mean of (up to) their first 1,024."""
@@ -149,12 +166,16 @@ class _Domains:
 
     @cached_property
     def n(self) -> np.ndarray:
+        if self.clusters is not None:
+            return self.clusters[0].sum(axis=0)
         if self.k == 1:
             return np.array([np.count_nonzero(self.inside)])
         return np.bincount(self.ext, minlength=self.k + 1)[: self.k]
 
     @cached_property
     def sum_w(self) -> np.ndarray:
+        if self.clusters is not None:
+            return self.clusters[1].sum(axis=0)
         return self.sums(self._weights())
 
     @cached_property
@@ -182,7 +203,8 @@ class _Domains:
         weights for a replicate design (computed on two threads)."""
         if not self._degf:
             if design.replicates is None:
-                values = design.domain_degf(self.codes, self.k).tolist()
+                values = (design.domain_degf(self.codes, self.k) if self.clusters is None
+                          else design.degf_from_counts(self.clusters[0])).tolist()
             elif self.k == 1:
                 values = [design.degf(self.codes == 0)]
             else:
@@ -238,7 +260,7 @@ def _domains(design: Design, valid: np.ndarray | None, by: str | None) -> _Domai
             raise EstimationError("no rows with a non-missing value and a positive weight",
                                   hint="check the variable and the design's weights")
         codes = np.zeros(design.n, dtype=np.intp) if all_valid else np.where(valid, 0, -1)
-        dom = _Domains(codes, [None], None, design.weights)
+        dom = _Domains(codes, [None], None, design.weights, design.stages[0])
     else:
         codes_all, uniques = _factor(design, by)
         cand = codes_all if valid is None or all_valid else np.where(valid, codes_all, -1)
@@ -255,7 +277,7 @@ def _domains(design: Design, valid: np.ndarray | None, by: str | None) -> _Domai
             remap = np.full(len(uniques) + 1, -1, dtype=np.intp)
             remap[present[order] + 1] = np.arange(present.size)
             codes = remap[cand + 1]
-        dom = _Domains(codes, labels, by, design.weights)
+        dom = _Domains(codes, labels, by, design.weights, design.stages[0])
     if len(design.cache) > 64:  # bound the memory kept by a long-lived design
         design.cache.clear()
     design.cache[key] = (packed, dom)

@@ -87,16 +87,10 @@ class Influence:
         return out
 
     def _index(self, codes: np.ndarray, key: int | None) -> tuple[np.ndarray, int]:
-        """The combined index group x column and its width: k + 1 (column k collects the
-        rows of no estimate), or 1 when every row belongs to the single estimate."""
         hit = None if self.index is None or key is None else self.index.get(key)
         if hit is None:
             assert self.column is not None
-            if self.k == 1 and not (self.column < 0).any():
-                hit = (codes, 1)
-            else:
-                hit = (codes * (self.k + 1) + np.where(self.column >= 0, self.column, self.k),
-                       self.k + 1)
+            hit = combined_index(codes, self.column, self.k)
             if self.index is not None and key is not None:
                 self.index[key] = hit
         return hit  # type: ignore[return-value]
@@ -134,6 +128,15 @@ class Influence:
             (np.ones(codes.size), (codes, np.arange(codes.size))), shape=(n_groups, codes.size)
         )
         return np.asarray(ind @ self.dense)
+
+
+def combined_index(groups: np.ndarray, column: np.ndarray, k: int) -> tuple[np.ndarray, int]:
+    """The combined index group x column of every row for ``np.bincount`` and its width:
+    k + 1 (column k collects the rows of no column, -1), or 1 when every row is in the
+    single column."""
+    if k == 1 and not (column < 0).any():
+        return groups, 1
+    return groups * (k + 1) + np.where(column >= 0, column, k), k + 1
 
 
 def linearized_variance(design: Design, influence: Influence, *, full: bool = False
