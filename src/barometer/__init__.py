@@ -8,6 +8,8 @@ The public API (a small one; see ARCHITECTURE.md for the stages):
 * :func:`estimate` (and :func:`mean`, :func:`total`, :func:`ratio`, :func:`proportion`,
   :func:`quantile`) — estimates with SE, CI, df, deff, n and effective n, as
   :class:`Estimates` with ``.to_frame()`` and ``.summary()``
+* :func:`regress` — design-based linear and logistic regression (R's ``svyglm``), as
+  :class:`Regression` with ``.to_frame()``, ``.summary()`` and ``.wald_test()``
 """
 
 from barometer.calibrate import calibrate
@@ -19,6 +21,7 @@ from barometer.errors import (
     EstimationError,
 )
 from barometer.estimate import Estimates, estimate, mean, proportion, quantile, ratio, total
+from barometer.regression import Regression, regress
 from barometer.replicate import with_replicates
 
 __version__ = "0.1.0"
@@ -31,6 +34,7 @@ __all__ = [
     "Estimates",
     "EstimationError",
     "LonelyPSU",
+    "Regression",
     "__version__",
     "calibrate",
     "estimate",
@@ -38,6 +42,7 @@ __all__ = [
     "proportion",
     "quantile",
     "ratio",
+    "regress",
     "total",
     "with_replicates",
 ]

@@ -91,6 +91,13 @@ class ReplicateWeights:
         dev = reps - centre[:, None]
         return self.scale * (dev**2 * self.rscales[None, :]).sum(axis=1)
 
+    def covariance(self, full: np.ndarray, reps: np.ndarray) -> np.ndarray:
+        """Replicate covariance matrix (k x k) of k estimates: ``full`` (k,), ``reps``
+        (k, R); its diagonal is :meth:`variance`."""
+        centre = full if self.mse else reps[:, self.rscales > 0].mean(axis=1)
+        dev = reps - centre[:, None]
+        return self.scale * (dev * self.rscales[None, :]) @ dev.T
+
     def rebuild(self, steps: Sequence[WeightingStep]) -> np.ndarray:
         """Replicate weights with the weighting ``steps`` re-applied to the starting ones."""
         w = self.start

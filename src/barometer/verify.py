@@ -96,10 +96,10 @@ def compute(case: Mapping[str, Any], design: Design) -> dict[str, Any]:
     level = float(ci.get("level", 0.95))
     stat = e["stat"]
     if stat == "glm":
-        from barometer.regression import svyglm
+        from barometer.regression import regress
 
-        fit = svyglm(design, e["y"], list(e["x"]), family=e.get("family", "gaussian"),
-                     level=e.get("level"))
+        fit = regress(design, e["y"], list(e["x"]), family=e.get("family", "gaussian"),
+                      level=e.get("level"))
         return {term: {"estimate": row.estimate, "se": row.se}
                 for term, row in fit.to_frame().set_index("term").iterrows()}
     method = ci.get("method")

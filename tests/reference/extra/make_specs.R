@@ -200,5 +200,13 @@ add("x_strat_linear_glm_binomial_awards", STRAT, est("glm", "awards", x = c("sty
     calibration = cal("linear", "sch.wide", numeric = "api99"))
 add("x_clus1_jk1_glm_gaussian_api00", CLUS1_0, est("glm", "api00", x = c("stype", "meals"), family = "gaussian"), replicate = rep_("JK1"))
 
+## ---- 10. svyglm: replicate designs with a logistic model, missing covariates ----------
+add("x_strat_jkn_glm_binomial_schwide", STRAT0, est("glm", "sch.wide", x = c("stype", "meals"), level = "Yes", family = "binomial"), replicate = rep_("JKn"))
+add("x_strat_jkn_mse_glm_gaussian_api00", STRAT0, est("glm", "api00", x = c("awards", "ell"), family = "gaussian"), replicate = rep_("JKn", mse = TRUE))
+add("x_clus1_jk1_rake_glm_binomial_awards", CLUS1_0, est("glm", "awards", x = c("ell", "meals"), level = "Yes", family = "binomial"),
+    replicate = rep_("JK1"), calibration = cal("raking", c("stype", "sch.wide")))
+add("x_clus2_glm_gaussian_api00_acs46_na", CLUS2, est("glm", "api00", x = c("acs.46", "stype"), family = "gaussian"))
+add("x_strat_glm_binomial_awards_acs46_na", STRAT, est("glm", "awards", x = c("acs.46", "stype", "meals"), level = "Yes", family = "binomial"))
+
 writeLines(toJSON(cases, auto_unbox = TRUE, digits = NA, pretty = TRUE, null = "null"), "specs.json")
 cat(length(cases), "specs written\n")
