@@ -4,6 +4,7 @@ open data and atomic publication."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace as dataclasses_replace
 
 import numpy as np
 import pandas as pd
@@ -135,3 +136,44 @@ def test_atomic_publication_refuses_to_overwrite(tmp_path) -> None:  # type: ign
     assert [p.name for p in tmp_path.iterdir()] == ["2025"]
     publish_atomically(out, [lambda f: (f / "a.txt").write_text("four")], force=True)
     assert (out / "a.txt").read_text() == "four"
+
+
+def test_driver_models_table() -> None:
+    from barometer import Design
+    from barometer.indicators import Catalogue, Driver
+    from barometer.regression import regress
+    from barometer.scoreboard import WeightedPopulation, estimate_drivers
+
+    rng = np.random.default_rng(5)
+    n = 400
+    frame = pd.DataFrame({
+        "age": rng.choice(["18-34", "35-64", "65+"], n),
+        "use": rng.choice(["daily", "rare"], n, p=[0.95, 0.05]),  # "rare": < 30 answers
+        "w": rng.uniform(1, 3, n),
+    })
+    logit = 1.0 - 1.2 * (frame["age"] == "65+") - 0.8 * (frame["use"] == "rare")
+    frame["online"] = (rng.uniform(size=n) < 1 / (1 + np.exp(-logit))).astype(int) + 1
+    frame.loc[:4, "online"] = 98  # don't know: out of the model
+    cat = load_catalogue()
+    ind = dataclasses_replace(cat.get("online_all"), item="online", codes=(2,))
+    cat = Catalogue((ind,), {}, cat.rules, 1, (Driver("d", ind.id, ("age", "use")),))
+    design = Design.from_frame(frame, weights="w")
+    table = estimate_drivers({"individuals": WeightedPopulation(
+        "individuals", design, None, None)}, cat)  # type: ignore[arg-type]
+    assert list(table["term"]) == ["(Intercept)", "age35-64", "age65+", "userare"]
+    assert list(table["reference_category"]) == ["", "18-34", "18-34", "daily"]
+    np.testing.assert_allclose(table["odds_ratio"], np.exp(table["estimate"]))
+    fit = regress(design.with_weights(design.weights, "y", data=frame.assign(
+        y=np.where(frame["online"] == 98, np.nan, frame["online"] == 2))),
+        "y ~ age + use", family="binomial")
+    np.testing.assert_allclose(table["se"], fit.se, rtol=1e-12)
+    assert (table["n"] == n - 5).all()
+    rare = table["term"] == "userare"
+    assert table.loc[rare, "n_level"].item() < cat.rules.min_n
+    assert table.loc[rare, "status"].item() == "suppressed"
+    assert (table.loc[~rare, "status"] == "published").all()
+    published = suppress(table)
+    assert published.loc[rare, "odds_ratio"].isna().all()
+    assert published.loc[~rare, "odds_ratio"].notna().all()
+    # the covariate's Wald test: one p-value per covariate
+    assert table.groupby("covariate")["covariate_p_value"].nunique().max() <= 1

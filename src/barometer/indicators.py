@@ -84,13 +84,24 @@ class Indicator:
 
 
 @dataclass(frozen=True)
+class Driver:
+    """A logistic model of a share indicator on domain variables (the "drivers" table)."""
+
+    id: str
+    indicator: str
+    covariates: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Catalogue:
-    """The indicator catalogue: indicators, domains per population, publication rules."""
+    """The indicator catalogue: indicators, domains per population, publication rules,
+    driver models."""
 
     indicators: tuple[Indicator, ...]
     domains: dict[str, tuple[str, ...]]
     rules: PublicationRules
     version: int
+    drivers: tuple[Driver, ...] = ()
 
     def for_population(self, population: str) -> tuple[Indicator, ...]:
         return tuple(i for i in self.indicators if i.population == population)
@@ -141,9 +152,17 @@ def load_catalogue(path: Path | None = None) -> Catalogue:
     ids = [i.id for i in inds]
     if len(set(ids)) != len(ids):
         raise BarometerError("duplicated indicator id in the catalogue", value=ids)
+    drivers = tuple(Driver(d["id"], d["indicator"], tuple(d["covariates"]))
+                    for d in raw.get("driver", []))
+    for drv in drivers:
+        ind = next((i for i in inds if i.id == drv.indicator), None)
+        if ind is None or ind.kind != "share":
+            raise BarometerError(f"driver {drv.id!r} needs a share indicator of the "
+                                 "catalogue", value=drv.indicator,
+                                 hint="use the id of an indicator with kind = \"share\"")
     pub = raw.get("publication", {})
     return Catalogue(tuple(inds), {k: tuple(v) for k, v in raw["domains"].items()},
-                     PublicationRules(**pub), int(raw.get("version", 1)))
+                     PublicationRules(**pub), int(raw.get("version", 1)), drivers)
 
 
 def load_weighting(path: Path | None = None) -> dict[str, WeightingSpec]:

@@ -363,6 +363,45 @@ def _truth(result: RunResult, est: pd.DataFrame, cat: Catalogue) -> str:
                     "lrrrl")
 
 
+def _drivers(result: RunResult, tables: dict[str, pd.DataFrame], cat: Catalogue
+             ) -> list[dict[str, Any]]:
+    """One table per driver model: odds ratios with their intervals, read from the open
+    data (suppressed coefficients shown as such)."""
+    drivers = tables.get("drivers")
+    if drivers is None or drivers.empty:
+        return []
+    out = []
+    for model, rows in drivers.groupby("model", sort=False):
+        ind = cat.get(str(rows["indicator"].iloc[0]))
+        body = []
+        for r in rows[rows["covariate"] != "(Intercept)"].itertuples():
+            level = str(r.term)[len(str(r.covariate)):]
+            if r.status == "suppressed":
+                body.append([f"`{r.covariate}`", level, fmt_int(r.n_level), "suppressed",
+                             "", ""])
+                continue
+            body.append([f"`{r.covariate}`", level, fmt_int(r.n_level),
+                         fmt_num(r.odds_ratio, 2),
+                         f"[{fmt_num(r.or_ci_low, 2)} ; {fmt_num(r.or_ci_high, 2)}]",
+                         _p_text(r.covariate_p_value)])
+        coefs = rows[rows["covariate"] != "(Intercept)"]
+        refs = ", ".join(f"`{c}` (reference {r})" for c, r in dict.fromkeys(
+            zip(coefs["covariate"], coefs["reference_category"], strict=True)))
+        out.append({
+            "model": model, "indicator": ind.id, "label": ind.label_en,
+            "population": POPULATION_LABELS[ind.population], "covariates": refs,
+            "n": fmt_int(rows["n"].iloc[0]), "df": fmt_int(rows["df"].iloc[0]),
+            "method": str(rows["method"].iloc[0]),
+            "table": md_table(["covariate", "category", "n", "odds ratio", "interval",
+                               "p (covariate)"], body, "llrrrr"),
+        })
+    return out
+
+
+def _p_text(p: float) -> str:
+    return "< 0.001" if p < 0.001 else fmt_num(p, 3)
+
+
 def _hashes(record: dict[str, Any]) -> str:
     rows = [[f"`{k}`", f"`{v}`"] for k, v in record.get("input_hashes", {}).items()]
     rows.append(["indicator catalogue `indicators.toml`",
@@ -437,6 +476,7 @@ def build_context(result: RunResult, folder: Path, charts: Charts | None = None
         if created else "",
         "admin_received_last": received.max().date().isoformat() if received.notna().any()
         else "",
+        "drivers": _drivers(result, tables, cat),
         "simulation": _simulation(result, folder), "truth_table": _truth(result, est, cat),
         "hashes": _hashes(record), "charts": charts,
         "rerun_command": _rerun_command(result),

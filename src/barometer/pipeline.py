@@ -29,7 +29,12 @@ from barometer.publish import (
     validate_package,
     write_open_data,
 )
-from barometer.scoreboard import WeightedPopulation, estimate_indicators, weight_population
+from barometer.scoreboard import (
+    WeightedPopulation,
+    estimate_drivers,
+    estimate_indicators,
+    weight_population,
+)
 from barometer.trends import trends
 
 Progress = Callable[[str], None]
@@ -63,6 +68,7 @@ class RunResult:
     weighted: dict[str, WeightedPopulation]
     record: dict[str, Any]
     edition: Any = field(repr=False, default=None)
+    drivers: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """The open-data tables, publication rules applied."""
@@ -73,6 +79,7 @@ class RunResult:
             "trends": self.trends,
             "weighting_diagnostics": weighting_table(self.weighted),
             "series": suppress(self.series),
+            "drivers": suppress(self.drivers),
         }
 
 
@@ -154,6 +161,8 @@ def _compute(config: RunConfig, progress: Progress | None = None) -> RunResult:
     say("weighting and estimating")
     weighted, est = _weight_and_estimate(edition, catalogue, specs, config.variance,
                                          config.replicates, config.seed)
+    say("fitting the driver models")
+    drivers = estimate_drivers(weighted, catalogue)
     say("joining the administrative counts")
     uptake = digital_uptake(edition.admin_counts, edition.services, year)
     coh = coherence(uptake, est, edition.services, _item_indicators(catalogue))
@@ -190,7 +199,7 @@ def _compute(config: RunConfig, progress: Progress | None = None) -> RunResult:
                                                                "suppressed")},
     }
     return RunResult(year, None, est, uptake, coh, trend, all_years, weighted, record,
-                     edition)
+                     edition, drivers)
 
 
 def _json_default(v: object) -> object:

@@ -22,8 +22,10 @@ import pandas as pd
 
 from barometer.errors import BarometerError
 
-OPEN_DATA = ("estimates", "admin_uptake", "coherence", "trends", "weighting_diagnostics")
-SUPPRESSED_FIELDS = ("estimate", "se", "cv", "ci_low", "ci_high", "deff", "n_eff")
+OPEN_DATA = ("estimates", "admin_uptake", "coherence", "trends", "weighting_diagnostics",
+             "drivers")
+SUPPRESSED_FIELDS = ("estimate", "se", "cv", "ci_low", "ci_high", "deff", "n_eff",
+                     "odds_ratio", "or_ci_low", "or_ci_high", "p_value")
 
 # Field descriptions and units of the open data (Table Schema "description"/"unit").
 FIELDS: dict[str, tuple[str, str]] = {
@@ -87,6 +89,17 @@ FIELDS: dict[str, tuple[str, str]] = {
     "target_count": ("Population target of the constraint", "count"),
     "achieved": ("Weighted total achieved by the calibrated weights", "count"),
     "rel_diff": ("Relative difference achieved vs target", "ratio"),
+    "model": ("Driver model identifier (see the indicator catalogue)", ""),
+    "covariate": ("Covariate of the model ((Intercept) for the constant)", ""),
+    "term": ("Coefficient: the covariate followed by its category (R's naming); the "
+             "first category in sorted order is the reference", ""),
+    "reference_category": ("Reference category of the covariate (odds ratio 1)", ""),
+    "odds_ratio": ("Odds ratio against the reference category: exp(coefficient)", "ratio"),
+    "or_ci_low": ("Lower bound of the odds ratio's confidence interval", "ratio"),
+    "or_ci_high": ("Upper bound of the odds ratio's confidence interval", "ratio"),
+    "covariate_p_value": ("p-value of the design-based Wald F test that every coefficient "
+                          "of the covariate is zero", "probability"),
+    "n_level": ("Unweighted number of answers in the category", "count"),
 }
 TABLE_TITLES = {
     "estimates": "Scoreboard indicators by domain, with design-based precision",
@@ -94,6 +107,7 @@ TABLE_TITLES = {
     "coherence": "Survey estimates beside administrative shares, per service",
     "trends": "Changes since the previous and the first edition",
     "weighting_diagnostics": "Weighting diagnostics per population",
+    "drivers": "Drivers of online use and satisfaction: design-based logistic models",
 }
 
 

@@ -88,6 +88,7 @@ class Regression:
     method: str
     ci_level: float = 0.95
     notes: tuple[str, ...] = field(default=())
+    reference: dict[str, str] = field(default_factory=dict)  # factor -> reference level
 
     @property
     def se(self) -> np.ndarray:
@@ -229,10 +230,11 @@ def _variable(design: Design, name: str, categorical: set[str]) -> _Variable:
 
 def _model_matrix(variables: dict[str, _Variable], terms: list[tuple[str, ...]],
                   intercept: bool, rows: np.ndarray
-                  ) -> tuple[np.ndarray, list[str], list[str]]:
+                  ) -> tuple[np.ndarray, list[str], list[str], dict[str, str]]:
     """R's ``model.matrix`` with treatment contrasts on the model's ``rows``: a factor of a
     term is coded by contrasts when the term without it is in the model (the intercept for
-    a main effect), by indicators of every level otherwise."""
+    a main effect), by indicators of every level otherwise. Also returns the reference
+    level of each factor coded by contrasts in its main effect."""
     used: dict[str, list[int]] = {}
     for name, v in variables.items():
         if v.levels is not None:
@@ -246,6 +248,7 @@ def _model_matrix(variables: dict[str, _Variable], terms: list[tuple[str, ...]],
         names.append("(Intercept)")
         owner.append("(Intercept)")
     seen: set[tuple[str, ...]] = {()} if intercept else set()
+    reference: dict[str, str] = {}
     for term in terms:
         for v in term:
             if len(term) > 1 and (v,) not in seen and variables[v].levels is not None \
@@ -265,6 +268,8 @@ def _model_matrix(variables: dict[str, _Variable], terms: list[tuple[str, ...]],
             levels = used[v]
             contrast = tuple(x for x in term if x != v) in seen
             keep = levels[1:] if contrast else levels
+            if contrast and len(term) == 1 and levels:
+                reference[v] = var.levels[levels[0]]
             # the first factor varies fastest, as R orders interaction columns
             cols = [c * (codes == lev) for lev in keep for c in cols]
             labels = [f"{lab}:{v}{var.levels[lev]}" if lab else f"{v}{var.levels[lev]}"
@@ -274,7 +279,7 @@ def _model_matrix(variables: dict[str, _Variable], terms: list[tuple[str, ...]],
         names += labels
         owner += [":".join(term)] * len(labels)
     x = np.column_stack(blocks) if blocks else np.empty((int(rows.sum()), 0))
-    return x.astype(float), names, owner
+    return x.astype(float), names, owner, reference
 
 
 # -- fitting ---------------------------------------------------------------------------
@@ -408,7 +413,7 @@ def regress(design: Design, model: str, x: Sequence[str] | None = None, *,
     for var in variables.values():
         rows &= (var.values >= 0) if var.levels is not None else ~np.isnan(var.values)
     n = int(rows.sum())
-    xm, columns, owner = _model_matrix(variables, terms, intercept, rows)
+    xm, columns, owner, reference = _model_matrix(variables, terms, intercept, rows)
     p = xm.shape[1]
     if n <= p:
         raise EstimationError(f"{n} rows for {p} coefficients", value=n,
@@ -436,7 +441,8 @@ def regress(design: Design, model: str, x: Sequence[str] | None = None, *,
     if df <= 0:
         notes.append(f"residual df {df:g} <= 0: intervals and tests are not available")
     return Regression(name, family, tuple(":".join(t) for t in terms), tuple(columns),
-                      tuple(owner), beta, cov, df, n, method, ci_level, tuple(notes))
+                      tuple(owner), beta, cov, df, n, method, ci_level, tuple(notes),
+                      reference)
 
 
 def _check_rank(x: np.ndarray, w: np.ndarray, columns: list[str]) -> None:

@@ -7,6 +7,8 @@
 * Every indicator x domain is estimated with its SE, interval (logit for shares by default),
   df, deff, n, effective n and CV, by linearisation (calibration residuals) or, for the whole
   run, by Rao-Wu bootstrap replicates re-calibrated one by one.
+* Drivers: design-based logistic models of some shares on domain variables (R's svyglm),
+  published as odds ratios with t intervals and the Wald test of each covariate.
 * Publication rules (Statistics Canada 2017 quality guidelines; Eurostat 2021): a cell with
   fewer than ``min_n`` answers is suppressed; CV > ``cv_suppress`` suppressed; CV >
   ``cv_caution`` flagged "use with caution". Each row records the rule applied.
@@ -14,6 +16,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -26,12 +29,14 @@ from barometer.errors import CalibrationError
 from barometer.estimate import estimate
 from barometer.indicators import (
     Catalogue,
+    Driver,
     Indicator,
     PublicationRules,
     WeightingSpec,
     add_derived_domains,
 )
 from barometer.margins import MarginSet
+from barometer.regression import regress
 from barometer.replicate import with_replicates
 from barometer.weighting import WeightingDiagnostics, diagnostics, trim
 
@@ -169,3 +174,59 @@ def estimate_indicators(weighted: Mapping[str, WeightedPopulation], catalogue: C
         for ind in catalogue.for_population(pop):
             frames.append(_one_indicator(wp.design, ind, domains, catalogue.rules))
     return pd.concat(frames, ignore_index=True)
+
+
+DRIVER_COLUMNS = [
+    "model", "population", "indicator", "covariate", "term", "reference_category",
+    "estimate", "se", "odds_ratio", "or_ci_low", "or_ci_high", "p_value",
+    "covariate_p_value", "df", "n", "n_level", "method", "status", "rule",
+]
+
+
+def estimate_drivers(weighted: Mapping[str, WeightedPopulation], catalogue: Catalogue
+                     ) -> pd.DataFrame:
+    """The catalogue's driver models on the weighted populations: one row per coefficient
+    (log-odds ``estimate`` and ``se``, odds ratio and its interval, Wald p-values)."""
+    frames = [_one_driver(weighted[ind.population].design, drv, ind, catalogue.rules)
+              for drv in catalogue.drivers
+              for ind in [catalogue.get(drv.indicator)] if ind.population in weighted]
+    if not frames:
+        return pd.DataFrame(columns=DRIVER_COLUMNS)
+    return pd.concat(frames, ignore_index=True)
+
+
+def _one_driver(design: Design, drv: Driver, ind: Indicator, rules: PublicationRules
+                ) -> pd.DataFrame:
+    y = ind.variable(design.data)
+    d = design.with_weights(design.weights, f"driver {drv.id}",
+                            data=design.data.assign(_y=y))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fit = regress(d, "_y", list(drv.covariates), family="binomial",
+                      ci_level=rules.ci_level)
+    table = fit.to_frame()
+    term_p = {t: fit.wald_test(t).p_value for t in fit.terms}
+    answered = d.data[~np.isnan(y) & (d.weights > 0)]
+    n_level = [len(answered) if t == "(Intercept)" else
+               int((answered[c].astype(str) == t[len(c):]).sum())
+               for t, c in zip(fit.columns, fit.column_term, strict=True)]
+    # a level's own coefficient absorbs its rows: a sparse (possibly separated) level
+    # leaves the others unaffected, and its coefficient is suppressed
+    small = np.array(n_level) < rules.min_n
+    status = np.where(small, "suppressed", "published").astype(object)
+    rule = np.where(small, f"n < {rules.min_n} in the category",
+                    f"n >= {rules.min_n} in the category").astype(object)
+    if caught and not small.any():
+        status[:] = "caution"
+        rule[:] = "fitted probabilities near 0 or 1 (possible separation)"
+    return pd.DataFrame({
+        "model": drv.id, "population": ind.population, "indicator": ind.id,
+        "covariate": list(fit.column_term), "term": table["term"],
+        "reference_category": [fit.reference.get(c, "") for c in fit.column_term],
+        "estimate": table["estimate"], "se": table["se"],
+        "odds_ratio": np.exp(table["estimate"]), "or_ci_low": np.exp(table["ci_low"]),
+        "or_ci_high": np.exp(table["ci_high"]), "p_value": table["p_value"],
+        "covariate_p_value": [term_p.get(c, np.nan) for c in fit.column_term],
+        "df": fit.df, "n": fit.n, "n_level": n_level, "method": fit.method,
+        "status": status, "rule": rule,
+    }, columns=DRIVER_COLUMNS)
