@@ -68,6 +68,20 @@ def test_no_intercept_codes_every_level(strat: Design) -> None:
     assert table.loc["stypeM", "se"] == pytest.approx(14.968821752023116, rel=1e-9)
     assert table.loc["ell", "se"] == pytest.approx(0.309440014064707, rel=1e-9)
     assert regress(strat, "api00 ~ stype + ell - 1").columns == fit.columns
+    # R: svyglm(api00 ~ 0 + stype + awards): the second factor is coded by contrasts
+    two = regress(strat, "api00 ~ 0 + stype + awards").to_frame().set_index("term")
+    assert list(two.index) == ["stypeE", "stypeH", "stypeM", "awardsYes"]
+    assert two.loc["awardsYes", "estimate"] == pytest.approx(35.6885438742751, rel=1e-9)
+    assert two.loc["stypeE", "se"] == pytest.approx(20.7238128310309, rel=1e-9)
+
+
+def test_interaction_without_main_effect_codes_every_level(strat: Design) -> None:
+    # R: svyglm(api00 ~ ell + stype:meals): one meals slope per school type
+    fit = regress(strat, "api00 ~ ell + stype:meals").to_frame().set_index("term")
+    assert list(fit.index) == ["(Intercept)", "ell", "stypeE:meals", "stypeH:meals",
+                               "stypeM:meals"]
+    assert fit.loc["stypeH:meals", "estimate"] == pytest.approx(-5.125511661700378, rel=1e-9)
+    assert fit.loc["stypeM:meals", "se"] == pytest.approx(0.265467082725384, rel=1e-9)
 
 
 @pytest.mark.parametrize("calibrated", [False, True])
@@ -154,8 +168,8 @@ def test_bad_input_is_named(strat: Design) -> None:
         regress(strat, "api00 ~ ell", family="binomial")
     with pytest.raises(EstimationError, match="unknown family"):
         regress(strat, "api00 ~ ell", family="poisson")  # type: ignore[arg-type]
-    with pytest.raises(EstimationError, match="without the main effect"):
-        regress(strat, "api00 ~ ell + stype:meals")
+    with pytest.raises(EstimationError, match="not all identified"):
+        regress(strat, "api00 ~ stype:awards")  # R would give an NA coefficient
     with pytest.raises(EstimationError, match="not all identified"):
         regress(strat.with_weights(strat.weights, "copy",
                                    data=strat.data.assign(ell2=2 * strat.data["ell"])),

@@ -232,9 +232,11 @@ def _model_matrix(variables: dict[str, _Variable], terms: list[tuple[str, ...]],
                   intercept: bool, rows: np.ndarray
                   ) -> tuple[np.ndarray, list[str], list[str], dict[str, str]]:
     """R's ``model.matrix`` with treatment contrasts on the model's ``rows``: a factor of a
-    term is coded by contrasts when the term without it is in the model (the intercept for
-    a main effect), by indicators of every level otherwise. Also returns the reference
-    level of each factor coded by contrasts in its main effect."""
+    term is coded by contrasts when the term without it is already in the model (the
+    intercept for a main effect; without an intercept, the first factor's indicators take
+    its place), by indicators of every level otherwise, e.g. ``ell + stype:meals`` gives
+    one ``meals`` slope per ``stype``. Also returns the reference level of each factor coded
+    by contrasts in its main effect."""
     used: dict[str, list[int]] = {}
     for name, v in variables.items():
         if v.levels is not None:
@@ -250,12 +252,6 @@ def _model_matrix(variables: dict[str, _Variable], terms: list[tuple[str, ...]],
     seen: set[tuple[str, ...]] = {()} if intercept else set()
     reference: dict[str, str] = {}
     for term in terms:
-        for v in term:
-            if len(term) > 1 and (v,) not in seen and variables[v].levels is not None \
-                    and tuple(x for x in term if x != v) not in seen:
-                raise EstimationError(
-                    f"interaction {':'.join(term)} without the main effect of {v}",
-                    value=":".join(term), hint=f"add {v} to the model")
         cols = [np.ones(int(rows.sum()))]
         labels = [""]
         for v in term:
@@ -268,8 +264,10 @@ def _model_matrix(variables: dict[str, _Variable], terms: list[tuple[str, ...]],
             levels = used[v]
             contrast = tuple(x for x in term if x != v) in seen
             keep = levels[1:] if contrast else levels
-            if contrast and len(term) == 1 and levels:
-                reference[v] = var.levels[levels[0]]
+            if len(term) == 1:
+                if contrast and levels:
+                    reference[v] = var.levels[levels[0]]
+                seen.add(())  # without an intercept, the first factor's indicators span it
             # the first factor varies fastest, as R orders interaction columns
             cols = [c * (codes == lev) for lev in keep for c in cols]
             labels = [f"{lab}:{v}{var.levels[lev]}" if lab else f"{v}{var.levels[lev]}"
