@@ -3,8 +3,11 @@
 * ``wald``: estimate +/- t * SE, with t from Student's t with ``df`` degrees of freedom
   (normal when ``df`` is infinite); Korn & Graubard (1999, §5.2) for design df.
 * ``logit`` / ``xlogit``: the Wald interval on the logit scale, back-transformed:
-  expit(logit(p) +/- t * SE / (p (1 - p))) (delta method; R's ``svyciprop`` methods
-  ``logit`` and ``xlogit``, which coincide for a proportion).
+  expit(logit(p) +/- t * SE_logit) with SE_logit = SE / (p (1 - p)) (delta method; R's
+  ``svyciprop`` methods ``logit`` and ``xlogit``, which coincide for a linearised
+  proportion). On a replicate design R's ``logit`` fits ``svyglm(y ~ 1)`` on every
+  replicate, so SE_logit is the replicate SE of the replicate logits logit(p_r) (given as
+  ``se_logit``); ``xlogit`` keeps the delta method.
 * ``beta``: Korn & Graubard (1998) Clopper-Pearson interval with the effective sample size
   n* = p (1 - p) / V(p), multiplied by (t_{n-1} / t_{df})^2 with n the number of rows in
   the (domain) design and df its design degrees of freedom, as R's ``svyciprop``:
@@ -55,6 +58,7 @@ class IntervalInput:
     n: int  # unweighted number of rows in the domain
     n_rows: int  # rows of the (domain) design, as R's nrow(design) (beta rule)
     degf: float  # design degrees of freedom of the (domain) design (beta rule)
+    se_logit: float | None = None  # SE of logit(p) from replicates (logit rule)
 
 
 def _wald(x: IntervalInput) -> tuple[float, float]:
@@ -63,9 +67,17 @@ def _wald(x: IntervalInput) -> tuple[float, float]:
 
 
 def _logit(x: IntervalInput) -> tuple[float, float]:
+    return _xlogit(x) if x.se_logit is None else _logit_scale(x, x.se_logit)
+
+
+def _xlogit(x: IntervalInput) -> tuple[float, float]:
+    return _logit_scale(x, x.se / (x.estimate * (1 - x.estimate)))
+
+
+def _logit_scale(x: IntervalInput, se_logit: float) -> tuple[float, float]:
     p = x.estimate
     t = t_quantile(x.level, x.df)
-    half = t * x.se / (p * (1 - p))
+    half = t * se_logit
     centre = special.logit(p)
     return float(special.expit(centre - half)), float(special.expit(centre + half))
 
@@ -101,7 +113,7 @@ def _boundary(x: IntervalInput) -> tuple[float, float]:
 RULES: dict[str, Callable[[IntervalInput], tuple[float, float]]] = {
     "wald": _wald,
     "logit": _logit,
-    "xlogit": _logit,
+    "xlogit": _xlogit,
     "beta": _beta,
     "wilson": _wilson,
 }

@@ -30,7 +30,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
+from scipy import sparse, special
 
 from barometer.ci import IntervalInput, interval, t_quantile
 from barometer.design import Design, Stage, factorize
@@ -513,9 +513,14 @@ def _linear_estimates(design: Design, stat: str, y: np.ndarray, x: np.ndarray | 
     lin = _Linear(kind, y, x, dom)
     plain = design.replicates is None and not design.weighting
     est, influence, ssq = lin.fit(w, stage=design.stages[0] if plain else None)
+    se_logit = np.full(dom.k, np.nan)
     if design.replicates is not None:
         reps = design.replicates
-        var = reps.variance(est, lin.point(reps.weights))
+        rep_est = lin.point(reps.weights)
+        var = reps.variance(est, rep_est)
+        if stat == "proportion" and ci == "logit":  # R: svyglm(y ~ 1) on each replicate
+            with np.errstate(divide="ignore", invalid="ignore"):
+                se_logit = np.sqrt(reps.variance(special.logit(est), special.logit(rep_est)))
     else:
         var = linearized_variance(design, influence)
     deff_wor, deff_wr = _deff(dom, kind, ssq, var)
@@ -532,7 +537,9 @@ def _linear_estimates(design: Design, stat: str, y: np.ndarray, x: np.ndarray | 
     bounds = np.array([
         interval(ci, IntervalInput(estimate=float(est[j]), se=float(se[j]), df=float(dfs[j]),
                                    level=ci_level, n=int(n[j]),
-                                   n_rows=n_rows_cal or int(n[j]), degf=float(degf[j])),
+                                   n_rows=n_rows_cal or int(n[j]), degf=float(degf[j]),
+                                   se_logit=float(se_logit[j]) if np.isfinite(se_logit[j])
+                                   else None),
                  proportion=stat == "proportion")
         for j in range(k)
     ], dtype=float).reshape(k, 2)
