@@ -242,25 +242,33 @@ def _r_label(v: object) -> str:
 
 def _brr(stratum: np.ndarray, labels: np.ndarray, first_row: np.ndarray, rho: float
          ) -> tuple[np.ndarray, float, np.ndarray]:
+    """BRR / Fay factors per PSU as R's ``brrweights`` (defaults ``small = "fail"``,
+    ``large = "split"``): strata in the sorted order of their labels as text; a stratum
+    with more than two PSUs (an even number) is split into pairs of PSUs in order of first
+    appearance, and these pairs are numbered before the strata of exactly two PSUs. In each
+    pair the PSU that appears first takes factor 2 - rho where the Hadamard row has a 1."""
     from barometer.hadamard import hadamard
 
-    counts = np.bincount(stratum)
-    if (counts[np.unique(stratum)] != 2).any():
-        bad = int(np.flatnonzero(counts == np.max(np.abs(counts - 2) + 2))[0]) \
-            if (counts > 2).any() else int(np.flatnonzero(counts == 1)[0])
-        raise DesignError("BRR needs exactly two PSUs in every stratum",
-                          where=f"stratum code {bad}", value=int(counts[bad]),
-                          hint="merge or split strata, or use JKn or the bootstrap")
-    # as R's brrweights: strata numbered in the sorted order of their labels as text; in
-    # each stratum the PSU that appears first in the data takes the first half-sample
     text = np.array([_r_label(v) for v in labels])
-    uniq = sorted(set(text.tolist()))
-    pair = np.searchsorted(np.array(uniq), text)
+    uniq, pair = np.unique(text, return_inverse=True)
+    size = np.bincount(pair)
+    if (size < 2).any() or (size[size > 2] % 2).any():
+        bad = int(np.flatnonzero((size < 2) | ((size > 2) & (size % 2 == 1)))[0])
+        raise DesignError(
+            f"BRR needs two PSUs per stratum (or an even number, split into pairs): "
+            f"stratum {uniq[bad]} has {size[bad]}", where=f"stratum {uniq[bad]}",
+            value=int(size[bad]), hint="merge or split strata, or use JKn or the bootstrap")
     order = np.lexsort((first_row, pair))
-    half = np.empty(stratum.size, dtype=np.int64)
-    half[order] = np.arange(order.size) % 2
-    h = hadamard(len(uniq))
-    sign = h[1 + pair, :]  # rows 2.. of the 0/1 Hadamard matrix, one per stratum
+    start = np.concatenate(([0], np.cumsum(size)[:-1]))
+    position = np.empty(pair.size, dtype=np.int64)
+    position[order] = np.arange(order.size) - start[pair[order]]
+    half = position % 2
+    # pseudo-strata: (split strata first, label order, pair within the stratum)
+    key = np.stack([(size[pair] == 2).astype(np.int64), pair, position // 2])
+    _, pseudo = np.unique(key, axis=1, return_inverse=True)
+    pseudo = pseudo.ravel()
+    h = hadamard(int(pseudo.max()) + 1)
+    sign = h[1 + pseudo, :]  # rows 2.. of the 0/1 Hadamard matrix, one per pseudo-stratum
     chosen = np.where(half[:, None] == 0, sign, 1 - sign)
     factors = np.where(chosen == 1, 2 - rho, rho).astype(float)
     n_rep = h.shape[1]

@@ -200,6 +200,11 @@ add("x_strat_linear_glm_binomial_awards", STRAT, est("glm", "awards", x = c("sty
     calibration = cal("linear", "sch.wide", numeric = "api99"))
 add("x_clus1_jk1_glm_gaussian_api00", CLUS1_0, est("glm", "api00", x = c("stype", "meals"), family = "gaussian"), replicate = rep_("JK1"))
 
+## ---- 9b. BRR/Fay on strata of more than two PSUs (split into pairs, R's default) -------
+add("x_strat_brr_split_mean_api00", STRAT0, est("mean", "api00"), replicate = rep_("BRR"))
+add("x_strat_fay03_split_prop_awards_logit", STRAT0, est("proportion", "awards", level = "Yes", by = "stype"),
+    ci = ci("logit", df = "design"), replicate = rep_("Fay", rho = 0.3))
+
 ## ---- 10. svyglm: replicate designs with a logistic model, missing covariates ----------
 add("x_strat_jkn_glm_binomial_schwide", STRAT0, est("glm", "sch.wide", x = c("stype", "meals"), level = "Yes", family = "binomial"), replicate = rep_("JKn"))
 add("x_strat_jkn_mse_glm_gaussian_api00", STRAT0, est("glm", "api00", x = c("awards", "ell"), family = "gaussian"), replicate = rep_("JKn", mse = TRUE))
