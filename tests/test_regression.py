@@ -176,3 +176,15 @@ def test_bad_input_is_named(strat: Design) -> None:
                 "api00 ~ ell + ell2")
     with pytest.raises(EstimationError, match="no coefficient of term"):
         regress(strat, "api00 ~ ell").wald_test("meals")
+
+
+def test_replicate_without_a_level_gives_nan_as_r(strat: Design) -> None:
+    # two rows in their own level: bootstrap replicates that leave both out cannot estimate
+    # its coefficient (R's glm.fit: NA), and its replicate variance is NA; the others stay
+    rare = np.where(np.arange(strat.n) < 2, "z", "b")
+    # without fpc, the Rao-Wu weights of PSUs not drawn are zero
+    d = Design.from_frame(strat.data.assign(rare=rare), strata="stype", weights="pw")
+    boot = with_replicates(d, "bootstrap", replicates=50, seed=1)
+    fit = regress(boot, "api00 ~ rare + ell").to_frame().set_index("term")
+    assert np.isnan(fit.loc["rarez", "se"])
+    assert np.isfinite(fit.loc[["(Intercept)", "ell"], "se"]).all()

@@ -334,19 +334,64 @@ def _deviance(y: np.ndarray, mu: np.ndarray, w: np.ndarray) -> np.ndarray:
     return 2.0 * (w * (a + b)).sum(axis=0)
 
 
+def _aliased(h: np.ndarray, tol: float = 1e-10) -> np.ndarray:
+    """Columns of a cross-product matrix that are (numerically) combinations of earlier
+    ones, as R's pivoting QR in ``glm.fit`` moves them out (their coefficient is NA): column
+    j is aliased when its squared residual norm on the earlier kept columns is at most
+    ``tol`` times its squared norm (a loop over the p columns)."""
+    p = h.shape[0]
+    kept: list[int] = []
+    out = np.zeros(p, dtype=bool)
+    for j in range(p):
+        resid = h[j, j]
+        if kept:
+            c = np.linalg.solve(h[np.ix_(kept, kept)], h[kept, j])
+            resid = h[j, j] - h[j, kept] @ c
+        if resid <= tol * h[j, j] or h[j, j] <= 0:
+            out[j] = True
+        else:
+            kept.append(j)
+    return out
+
+
+def _solve_steps(hess: np.ndarray, grad: np.ndarray, missing: np.ndarray,
+                 columns: np.ndarray) -> np.ndarray:
+    """Newton steps ``hess[r]^{-1} grad[r]`` of a batch of replicates (r, p). A replicate
+    whose matrix is singular (a covariate level whose rows all weigh zero in it) gets no
+    step on its aliased coefficients, which are flagged in ``missing`` (p x R, at
+    ``columns``)."""
+    d = np.diagonal(hess, axis1=1, axis2=2)
+    scale = 1.0 / np.sqrt(np.where(d > 0, d, 1.0))
+    scaled = hess * scale[:, :, None] * scale[:, None, :]
+    bad = (d <= 0).any(axis=1) | (np.linalg.eigvalsh(scaled)[:, 0] < 1e-10)
+    step = np.zeros_like(grad)
+    ok = ~bad
+    if ok.any():
+        step[ok] = np.linalg.solve(hess[ok], grad[ok][..., None])[..., 0]
+    for r in np.flatnonzero(bad):  # rare: a loop over singular replicates only
+        alias = _aliased(hess[r])
+        keep = ~alias
+        step[r, keep] = np.linalg.solve(hess[r][np.ix_(keep, keep)], grad[r, keep])
+        missing[alias, columns[r]] = True
+    return step
+
+
 def _refit_replicates(x: np.ndarray, y: np.ndarray, w: np.ndarray, beta: np.ndarray,
                       family: str) -> np.ndarray:
     """Coefficients for every column of the replicate weights ``w`` (n x R): (p, R).
 
     As R's ``svyglm`` on a replicate design: each replicate's IRLS starts from the
     full-sample ``beta`` with its weights scaled to sum 1 and stops by ``glm.fit``'s rule;
-    the Newton (IRLS) steps of all replicates still running are taken at once."""
+    the Newton (IRLS) steps of all replicates still running are taken at once. A coefficient
+    not identified in a replicate (its rows all weigh zero there) is NaN in that replicate,
+    as R's NA, and so is its replicate variance."""
     n, p = x.shape
     r = w.shape[1]
     w = w / w.sum(axis=0)
     b = np.repeat(beta[:, None], r, axis=1)
     chunk = max(1, int(2e7 // max(n * p, 1)))
     active = np.arange(r)
+    missing = np.zeros((p, r), dtype=bool)
     dev = _deviance(y, 1.0 / (1.0 + np.exp(-(x @ b))), w) if family == "binomial" else None
     for _ in range(MAX_ITER if family == "binomial" else 1):
         wa = w[:, active]
@@ -357,8 +402,8 @@ def _refit_replicates(x: np.ndarray, y: np.ndarray, w: np.ndarray, beta: np.ndar
         step = np.empty_like(grad)
         for s in range(0, active.size, chunk):
             hess = np.einsum("ni,nr,nj->rij", x, v[:, s:s + chunk], x, optimize=True)
-            step[:, s:s + chunk] = np.linalg.solve(
-                hess, grad[:, s:s + chunk].T[..., None])[..., 0].T
+            g = grad[:, s:s + chunk].T
+            step[:, s:s + chunk] = _solve_steps(hess, g, missing, active[s:s + chunk]).T
         b[:, active] += step
         if dev is None:
             break
@@ -368,12 +413,11 @@ def _refit_replicates(x: np.ndarray, y: np.ndarray, w: np.ndarray, beta: np.ndar
         active = active[~done]
         if not active.size:
             break
-    else:
-        raise EstimationError(f"the logistic model did not converge in {MAX_ITER} "
-                              f"iterations on {active.size} replicate(s)",
-                              hint="check for separation within replicates; merge sparse "
-                              "covariate levels")
-    return b
+    else:  # R's glm.fit warns and keeps the last iterate
+        warnings.warn(f"the logistic model did not converge in {MAX_ITER} iterations on "
+                      f"{active.size} replicate(s): a covariate level may separate the "
+                      "outcome in those replicates; merge sparse levels", stacklevel=3)
+    return np.where(missing, np.nan, b)
 
 
 def regress(design: Design, model: str, x: Sequence[str] | None = None, *,
