@@ -188,3 +188,12 @@ def test_replicate_without_a_level_gives_nan_as_r(strat: Design) -> None:
     fit = regress(boot, "api00 ~ rare + ell").to_frame().set_index("term")
     assert np.isnan(fit.loc["rarez", "se"])
     assert np.isfinite(fit.loc[["(Intercept)", "ell"], "se"]).all()
+
+
+def test_linearised_variance_on_a_replicate_design(clus2: Design) -> None:
+    boot = with_replicates(clus2, "bootstrap", replicates=20, seed=2)
+    lin = regress(clus2, "awards ~ stype + meals", family="binomial", level="Yes")
+    forced = regress(boot, "awards ~ stype + meals", family="binomial", level="Yes",
+                     variance="linearization")
+    np.testing.assert_allclose(forced.cov, lin.cov, rtol=1e-10)
+    assert forced.df == lin.df and forced.method == "linearization"

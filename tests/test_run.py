@@ -112,3 +112,22 @@ def test_cli_run_two_years_refuses_to_overwrite(tmp_path: Path) -> None:
                                  "--force"])
     assert forced.exit_code == 0, forced.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["2024", "2025"]
+
+
+def test_bootstrap_run_matches_linearisation_closely(result: RunResult) -> None:
+    """The whole chain with re-calibrated bootstrap replicates (drivers included): same
+    point estimates, SEs of the same size as linearisation's."""
+    boot = compute(RunConfig(variance="bootstrap", replicates=60, seed=3))
+    a = result.estimates.set_index(["indicator", "by", "domain"])
+    b = boot.estimates.set_index(["indicator", "by", "domain"])
+    np.testing.assert_allclose(b["estimate"], a["estimate"], rtol=1e-10)
+    assert (b["method"] == "replicates (bootstrap)").all()
+    overall = a["n"].ge(300) & (a.index.get_level_values("by") == "all")
+    ratio = (b["se"] / a["se"])[overall]
+    assert ratio.between(0.7, 1.4).all(), ratio.describe()
+    drivers = boot.drivers.set_index(["model", "term"])
+    lin = result.drivers.set_index(["model", "term"])
+    np.testing.assert_allclose(drivers["estimate"], lin["estimate"], rtol=1e-8)
+    shown = drivers["status"] == "published"
+    assert np.isfinite(drivers.loc[shown, "se"]).all()
+    assert (drivers.loc[shown, "se"] / lin.loc[shown, "se"]).between(0.6, 1.6).all()

@@ -417,20 +417,36 @@ def _refit_replicates(x: np.ndarray, y: np.ndarray, w: np.ndarray, beta: np.ndar
         warnings.warn(f"the logistic model did not converge in {MAX_ITER} iterations on "
                       f"{active.size} replicate(s): a covariate level may separate the "
                       "outcome in those replicates; merge sparse levels", stacklevel=3)
+    if family == "binomial":
+        eta = x @ np.nan_to_num(b)
+        edge = ((w > 0) & (np.abs(eta) > 18.0)).any(axis=0)  # fitted p within 1.5e-8 of 0/1
+        if edge.any():
+            warnings.warn(f"{int(edge.sum())} of {r} replicate fits have fitted probabilities "
+                          "numerically 0 or 1 (a category losing all its 0s or 1s in the "
+                          "replicate): their coefficients diverge and inflate the replicate "
+                          "SEs; consider variance='linearization' or merging sparse "
+                          "categories", stacklevel=3)
     return np.where(missing, np.nan, b)
 
 
 def regress(design: Design, model: str, x: Sequence[str] | None = None, *,
             family: Family = "gaussian", level: object = None,
-            categorical: Sequence[str] = (), ci_level: float = 0.95) -> Regression:
+            categorical: Sequence[str] = (), ci_level: float = 0.95,
+            variance: Literal["design", "linearization"] = "design") -> Regression:
     """Fit a design-based regression (R's ``svyglm``).
 
     ``model``: a formula ``"y ~ a + b + a:b"`` (``*`` expands to main effects and
     interactions, ``- 1`` drops the intercept), or the outcome's column with ``x`` the list
     of covariates. ``family``: ``gaussian`` (linear model) or ``binomial`` (logistic,
     quasi-binomial: proportions allowed). ``level``: model the indicator ``y == level``.
-    ``categorical``: numeric columns to treat as categories.
+    ``categorical``: numeric columns to treat as categories. ``variance``: ``design`` (the
+    design's own: replicate refits on a replicate design, as R) or ``linearization`` (the
+    sandwich even on a replicate design: logistic refits of replicates that lose every
+    0 or every 1 of a small category diverge, which inflates replicate SEs).
     """
+    if variance not in ("design", "linearization"):
+        raise EstimationError(f"unknown variance {variance!r}", value=variance,
+                              hint="use 'design' or 'linearization'")
     if family not in FAMILIES:
         raise EstimationError(f"unknown family {family!r}", value=family,
                               hint=f"use one of {', '.join(FAMILIES)}")
@@ -464,7 +480,8 @@ def regress(design: Design, model: str, x: Sequence[str] | None = None, *,
     y = yv[rows]
     beta, mu, working = _fit(xm, y, w[rows] / w[rows].mean(), family)
     notes: list[str] = []
-    if design.replicates is not None:
+    replicated = design.replicates is not None and variance == "design"
+    if replicated:
         reps = design.replicates
         b = _refit_replicates(xm, y, reps.weights[rows], beta, family)
         cov = reps.covariance(beta, b)
@@ -479,7 +496,9 @@ def regress(design: Design, model: str, x: Sequence[str] | None = None, *,
         cov = np.atleast_2d(cov)
         method = ("linearization (weighting residuals)" if design.weighting
                   else "linearization")
-    df = float(design.degf(rows)) + 1 - p
+    degf = (design.degf(rows) if replicated or design.replicates is None
+            else design.domain_degf(np.where(rows, 0, -1), 1)[0])
+    df = float(degf) + 1 - p
     if df <= 0:
         notes.append(f"residual df {df:g} <= 0: intervals and tests are not available")
     return Regression(name, family, tuple(":".join(t) for t in terms), tuple(columns),

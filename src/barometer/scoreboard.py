@@ -8,7 +8,9 @@
   df, deff, n, effective n and CV, by linearisation (calibration residuals) or, for the whole
   run, by Rao-Wu bootstrap replicates re-calibrated one by one.
 * Drivers: design-based logistic models of some shares on domain variables (R's svyglm),
-  published as odds ratios with t intervals and the Wald test of each covariate.
+  published as odds ratios with t intervals and the Wald test of each covariate; their
+  SEs are always linearised (calibration residuals included): bootstrap replicates that
+  lose every 0 or 1 of a small category make the logistic fit diverge.
 * Publication rules (Statistics Canada 2017 quality guidelines; Eurostat 2021): a cell with
   fewer than ``min_n`` answers is suppressed; CV > ``cv_suppress`` suppressed; CV >
   ``cv_caution`` flagged "use with caution". Each row records the rule applied.
@@ -203,7 +205,7 @@ def _one_driver(design: Design, drv: Driver, ind: Indicator, rules: PublicationR
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         fit = regress(d, "_y", list(drv.covariates), family="binomial",
-                      ci_level=rules.ci_level)
+                      ci_level=rules.ci_level, variance="linearization")
     table = fit.to_frame()
     term_p = {t: fit.wald_test(t).p_value for t in fit.terms}
     answered = d.data[~np.isnan(y) & (d.weights > 0)]
