@@ -540,7 +540,7 @@ def solve_g(x: np.ndarray, d: np.ndarray, population: np.ndarray, method: str,
     dd = d * scale
     sample_total = sample_total * scale
     if weight_bounds is not None:
-        with np.errstate(divide="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore"):  # zero base weights
             lo = np.maximum(lo, np.where(dd > 0, weight_bounds[0] / dd, -np.inf))
             hi = np.minimum(hi, np.where(dd > 0, weight_bounds[1] / dd, np.inf))
     gap = population - sample_total
