@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from scipy import special, stats
@@ -39,7 +40,13 @@ def t_quantile(level: float, df: float) -> float:
     """The two-sided critical value for ``level`` with ``df`` degrees of freedom."""
     if not 0 < level < 1:
         raise EstimationError("confidence level must be between 0 and 1", value=level)
-    a = 1 - (1 - level) / 2
+    return _critical(1 - (1 - level) / 2, float(df))
+
+
+@lru_cache(maxsize=1024)
+def _critical(a: float, df: float) -> float:
+    """The ``a`` quantile of Student's t with ``df`` degrees of freedom (normal when ``df``
+    is infinite), kept per (a, df): domains of a design mostly share their df."""
     if not np.isfinite(df):
         return float(stats.norm.ppf(a))
     if df <= 0:

@@ -82,6 +82,13 @@ def factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     spanning a range of at most a few times the number of rows are coded in O(n) with a
     lookup table (``np.bincount``); anything else by hashing (``pd.factorize``).
     """
+    codes, uniques, _ = factorize_counts(values)
+    return codes, uniques
+
+
+def factorize_counts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`factorize`, with the number of rows of each distinct value (for integers a
+    by-product of the lookup table; otherwise one more ``np.bincount``)."""
     v = np.asarray(values)
     if v.dtype.kind in "iu" and v.size:
         lo, hi = int(v.min()), int(v.max())
@@ -89,13 +96,15 @@ def factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             shifted = v.astype(np.intp, copy=False)
             if lo:
                 shifted = shifted - lo
-            present = np.bincount(shifted, minlength=hi - lo + 1) > 0
+            counts = np.bincount(shifted, minlength=hi - lo + 1)
+            present = counts > 0
             if present.all():  # already the codes 0..K-1
-                return shifted, np.arange(lo, hi + 1)
+                return shifted, np.arange(lo, hi + 1), counts
             lookup = np.cumsum(present) - 1
-            return lookup[shifted], np.flatnonzero(present) + lo
+            return lookup[shifted], np.flatnonzero(present) + lo, counts[present]
     codes, uniques = pd.factorize(v, sort=True, use_na_sentinel=False)
-    return codes.astype(np.intp, copy=False), np.asarray(uniques)
+    codes = codes.astype(np.intp, copy=False)
+    return codes, np.asarray(uniques), np.bincount(codes, minlength=len(uniques))
 
 
 def _codes(*columns: np.ndarray) -> np.ndarray:
@@ -241,7 +250,7 @@ class Design:
                     where=source,
                     hint=f"available columns: {', '.join(map(str, data.columns[:30]))}",
                 )
-            if data[col].isna().any():
+            if _has_missing(data[col]):
                 row = int(np.flatnonzero(data[col].isna().to_numpy())[0])
                 raise DesignError(
                     f"design column {col!r} has missing values",
@@ -262,13 +271,15 @@ class Design:
 
         # clusters nested in earlier stages (and in strata when nest=True), as svydesign does
         stages: list[Stage] = []
-        first_strata = _codes(*raw_strata[:1])
         psu_codes: np.ndarray | None = None
         first = np.zeros(0, dtype=np.intp)
         if not nest and strata_cols and id_cols:
             psu_codes = _codes(raw_ids[0])
             first = first_rows(psu_codes)
-            split = first_strata != first_strata[first[psu_codes]]
+            # nested: every row has the stratum of its PSU's first row, so the strata are
+            # coded on those first rows (one value per PSU) and spread back to the rows
+            psu_stratum = raw_strata[0][first]
+            split = raw_strata[0] != psu_stratum[psu_codes]
             if split.any():
                 psu = raw_ids[0][first[psu_codes[split].min()]]
                 raise DesignError(
@@ -277,6 +288,9 @@ class Design:
                     value=psu,
                     hint="use nest=True if PSU ids are only unique within strata",
                 )
+            first_strata = _codes(psu_stratum)[psu_codes]
+        else:
+            first_strata = _codes(*raw_strata[:1])
         prev_cluster: np.ndarray | None = None
         for k in range(n_stages):
             if k == 0:
@@ -305,7 +319,7 @@ class Design:
             prev_cluster = c_codes
 
         if weights is not None:
-            w = pd.to_numeric(data[weights], errors="coerce").to_numpy(float)
+            w = _as_float(data[weights])
             wname = weights
         elif probs is not None:
             p = pd.to_numeric(data[probs], errors="coerce").to_numpy(float)
@@ -476,7 +490,26 @@ def _popsize(col: pd.Series, strata: np.ndarray, n_sampled: np.ndarray, name: st
     return popsize
 
 
+def _has_missing(col: pd.Series) -> bool:
+    """Whether a column has a missing value (integer and boolean numpy columns cannot)."""
+    kind = col.dtype.kind if isinstance(col.dtype, np.dtype) else "O"
+    if kind in "iub":
+        return False
+    if kind == "f":
+        return bool(np.isnan(col.to_numpy()).any())
+    return bool(col.isna().any())
+
+
+def _as_float(col: pd.Series) -> np.ndarray:
+    """A numeric column as float64 (text that is not a number: NaN)."""
+    if col.dtype == np.float64:
+        return col.to_numpy()
+    return pd.to_numeric(col, errors="coerce").to_numpy(float)
+
+
 def _check_positive(w: np.ndarray, name: str, source: str, what: str) -> None:
+    if w.size and w.min() > 0 and np.isfinite(w.max()):  # one pass each, no temporaries
+        return
     bad = ~np.isfinite(w) | (w <= 0)
     if bad.any():
         row = int(np.flatnonzero(bad)[0])

@@ -33,7 +33,7 @@ import pandas as pd
 from scipy import sparse, special
 
 from barometer.ci import IntervalInput, interval, t_quantile
-from barometer.design import Design, Stage, factorize
+from barometer.design import Design, Stage, factorize_counts
 from barometer.errors import EstimationError
 from barometer.variance import Influence, combined_index, linearized_variance
 
@@ -98,12 +98,15 @@ class _Domains:
     """
 
     def __init__(self, codes: np.ndarray, labels: list[object], by: str | None,
-                 weights: np.ndarray | None = None, stage: Stage | None = None) -> None:
+                 weights: np.ndarray | None = None, stage: Stage | None = None,
+                 n: np.ndarray | None = None) -> None:
         self.codes = codes
         self.labels = labels
         self.by = by
-        self.weights = weights
-        self.stage = stage  # the design's first stage (rows, weights per cluster x domain)
+        self.weights = weights  # with a stage: positive on every row in a domain
+        self.stage = stage  # the design's first stage (weights per cluster x domain)
+        if n is not None:
+            self.__dict__["n"] = n  # rows per domain, when already counted
         self.index: dict[object, object] = {}  # per stage: cluster x domain index...
         self._degf: dict[int, float] = {}
         self._replicate_sums: tuple[np.ndarray, np.ndarray] | None = None
@@ -118,20 +121,22 @@ class _Domains:
         return self.codes if self.all_inside else np.where(self.codes >= 0, self.codes, self.k)
 
     @cached_property
-    def clusters(self) -> tuple[np.ndarray, np.ndarray] | None:
-        """Rows and sums of weights per first-stage cluster x domain (n_clusters x k), from
-        two ``np.bincount`` over the combined index, which the variance reuses."""
+    def clusters(self) -> np.ndarray | None:
+        """Sums of weights per first-stage cluster x domain (n_clusters x k), from one
+        ``np.bincount`` over the combined index, which the variance reuses. Weights are
+        positive on the domains' rows, so a cluster has rows in a domain exactly where its
+        sum is positive (the degrees of freedom)."""
         st = self.stage
         if st is None or self.weights is None:
             return None
-        idx, width = combined_index(st.clusters, self.codes, self.k)
+        idx, width = combined_index(st.clusters, self.codes, self.k,
+                                    inside=self.all_inside)
         self.index[0] = (idx, width)
         size = st.n_clusters * width
-        counts = np.bincount(idx, minlength=size).reshape(st.n_clusters, width)[:, : self.k]
         wsum = np.bincount(idx, weights=self.weights, minlength=size)
         wsum = wsum.reshape(st.n_clusters, width)[:, : self.k]
         self.index[("base", 0)] = (self.weights, wsum)  # the variance's totals of w
-        return counts, wsum
+        return wsum
 
     def centre(self, y: np.ndarray) -> float:
         """A centre of ``y`` on the domains' rows: the mean of (up to) their first 1,024."""
@@ -166,16 +171,16 @@ class _Domains:
 
     @cached_property
     def n(self) -> np.ndarray:
-        if self.clusters is not None:
-            return self.clusters[0].sum(axis=0)
+        """Rows per domain."""
         if self.k == 1:
-            return np.array([np.count_nonzero(self.inside)])
+            return np.array([self.codes.size if self.all_inside
+                             else np.count_nonzero(self.inside)])
         return np.bincount(self.ext, minlength=self.k + 1)[: self.k]
 
     @cached_property
     def sum_w(self) -> np.ndarray:
         if self.clusters is not None:
-            return self.clusters[1].sum(axis=0)
+            return self.clusters.sum(axis=0)
         return self.sums(self._weights())
 
     @cached_property
@@ -204,7 +209,7 @@ class _Domains:
         if not self._degf:
             if design.replicates is None:
                 values = (design.domain_degf(self.codes, self.k) if self.clusters is None
-                          else design.degf_from_counts(self.clusters[0])).tolist()
+                          else design.degf_from_counts(self.clusters > 0)).tolist()
             elif self.k == 1:
                 values = [design.degf(self.codes == 0)]
             else:
@@ -229,26 +234,30 @@ def _numeric(design: Design, name: str) -> np.ndarray:
     return col.to_numpy(dtype=float, na_value=np.nan)
 
 
-def _factor(design: Design, by: str) -> tuple[np.ndarray, list[object]]:
-    """Codes of a domain column (-1: missing) and its distinct values, kept in the cache."""
+def _factor(design: Design, by: str) -> tuple[np.ndarray, list[object], np.ndarray]:
+    """Codes of a domain column (-1: missing), its distinct values and their numbers of
+    rows, kept in the cache."""
     key = ("factor", by)
     hit = design.cache.get(key)
     if hit is None:
         col = design.column(by)
         values = col.to_numpy()
         if values.dtype.kind in "iu":
-            codes, uniques = factorize(values)
-            hit = (codes, uniques.tolist())
+            codes, uniques, counts = factorize_counts(values)
+            hit = (codes, uniques.tolist(), counts)
         else:
             codes, uniq = pd.factorize(col)
-            hit = (codes.astype(np.intp, copy=False), pd.Index(uniq).tolist())
+            codes = codes.astype(np.intp, copy=False)
+            hit = (codes, pd.Index(uniq).tolist(),
+                   np.bincount(codes + 1, minlength=len(uniq) + 1)[1:])
         design.cache[key] = hit
     return hit  # type: ignore[return-value]
 
 
 def _domains(design: Design, valid: np.ndarray | None, by: str | None) -> _Domains:
-    """The domains of ``by`` among the ``valid`` rows (None: all rows), cached in the
-    design per column and set of valid rows."""
+    """The domains of ``by`` among the ``valid`` rows, cached in the design per column and
+    set of valid rows. ``valid`` must leave out the rows without a positive weight (None:
+    all rows, whose weights are then all positive)."""
     all_valid = valid is None or bool(valid.all())
     packed = None if all_valid else np.packbits(valid).tobytes()
     key = ("domains", by, None if packed is None else hash(packed))
@@ -262,9 +271,13 @@ def _domains(design: Design, valid: np.ndarray | None, by: str | None) -> _Domai
         codes = np.zeros(design.n, dtype=np.intp) if all_valid else np.where(valid, 0, -1)
         dom = _Domains(codes, [None], None, design.weights, design.stages[0])
     else:
-        codes_all, uniques = _factor(design, by)
-        cand = codes_all if valid is None or all_valid else np.where(valid, codes_all, -1)
-        present = np.flatnonzero(np.bincount(cand + 1, minlength=len(uniques) + 1)[1:])
+        codes_all, uniques, level_n = _factor(design, by)
+        if valid is None or all_valid:
+            cand = codes_all
+        else:
+            cand = np.where(valid, codes_all, -1)
+            level_n = np.bincount(cand + 1, minlength=len(uniques) + 1)[1:]
+        present = np.flatnonzero(level_n)
         if not present.size:
             raise EstimationError("every domain is empty", where=f"by={by}",
                                   hint="check the domain variable and missing values")
@@ -277,7 +290,8 @@ def _domains(design: Design, valid: np.ndarray | None, by: str | None) -> _Domai
             remap = np.full(len(uniques) + 1, -1, dtype=np.intp)
             remap[present[order] + 1] = np.arange(present.size)
             codes = remap[cand + 1]
-        dom = _Domains(codes, labels, by, design.weights, design.stages[0])
+        dom = _Domains(codes, labels, by, design.weights, design.stages[0],
+                       n=level_n[present[order]])
     if len(design.cache) > 64:  # bound the memory kept by a long-lived design
         design.cache.clear()
     design.cache[key] = (packed, dom)

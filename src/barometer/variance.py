@@ -130,13 +130,18 @@ class Influence:
         return np.asarray(ind @ self.dense)
 
 
-def combined_index(groups: np.ndarray, column: np.ndarray, k: int) -> tuple[np.ndarray, int]:
+def combined_index(groups: np.ndarray, column: np.ndarray, k: int, *,
+                   inside: bool | None = None) -> tuple[np.ndarray, int]:
     """The combined index group x column of every row for ``np.bincount`` and its width:
     k + 1 (column k collects the rows of no column, -1), or 1 when every row is in the
-    single column."""
-    if k == 1 and not (column < 0).any():
+    single column. ``inside``: whether every row is known to be in a column."""
+    if inside is None:
+        inside = not (column < 0).any()
+    if k == 1 and inside:
         return groups, 1
-    return groups * (k + 1) + np.where(column >= 0, column, k), k + 1
+    idx = groups * (k + 1)
+    idx += column if inside else np.where(column >= 0, column, k)
+    return idx, k + 1
 
 
 def linearized_variance(design: Design, influence: Influence, *, full: bool = False
