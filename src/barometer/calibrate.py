@@ -336,8 +336,7 @@ def _category_codes(data: pd.DataFrame, key: str) -> tuple[np.ndarray, list[str]
     codes: np.ndarray | None = None
     labels: list[str] = []
     for part in key.split("*"):
-        c, uniques = pd.factorize(data[part])
-        text = pd.Series(uniques).astype(str).tolist()
+        c, text = _factorize_text(data[part])
         if codes is None:
             codes, labels = c.astype(np.intp, copy=False), text
             continue
@@ -349,6 +348,24 @@ def _category_codes(data: pd.DataFrame, key: str) -> tuple[np.ndarray, list[str]
         codes = np.where(both >= 0, np.searchsorted(pairs, both), -1)
     assert codes is not None
     return codes, labels
+
+
+def _factorize_text(col: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Codes of a column's values (in order of first appearance, -1: missing) and the
+    distinct values as text. Arrow-backed text is dictionary-encoded by Arrow itself (no
+    Python objects; the GIL is released, so margins can be coded on two threads)."""
+    if isinstance(col.dtype, pd.StringDtype) and col.dtype.storage == "pyarrow":
+        import pyarrow.compute as pc
+
+        chunks = pc.dictionary_encode(col.array.__arrow_array__()).chunks
+        # the chunks of an encoded column share one dictionary (checked)
+        if chunks and all(c.dictionary.equals(chunks[0].dictionary) for c in chunks[1:]):
+            codes = np.concatenate([
+                pc.fill_null(c.indices, -1).to_numpy() for c in chunks
+            ]).astype(np.intp, copy=False)
+            return codes, [str(v) for v in chunks[0].dictionary.to_pylist()]
+    c, uniques = pd.factorize(col)
+    return c.astype(np.intp, copy=False), pd.Series(uniques).astype(str).tolist()
 
 
 def _fmt(v: float) -> str:
@@ -369,6 +386,8 @@ def build_auxiliary(data: pd.DataFrame, margins: Margins, *, method: str,
     ``active`` marks the rows that carry a weight (others, e.g. nonrespondents, are ignored:
     their row of X is zero).
     """
+    from barometer.design import factorize
+
     n = len(data)
     if active is None:
         active = np.ones(n, dtype=bool)
@@ -405,15 +424,27 @@ def build_auxiliary(data: pd.DataFrame, margins: Margins, *, method: str,
         raise CalibrationError("post-stratification takes exactly one categorical margin "
                                "(cross variables with 'a*b' for crossed cells)",
                                hint="use method='raking' or 'linear' for several margins")
+    # the margins' categories of every row (Arrow text is coded on two threads), then the
+    # rows grouped by their combination of categories and numeric values: X, the counts and
+    # the checks below need only one row per group
+    coded = _coded_margins(data, list(margins.categorical))
+    numeric = [pd.to_numeric(data[var], errors="coerce").to_numpy(float)
+               for var in margins.numeric]
+    group, first, size = _row_groups(
+        [(codes, len(labels)) for codes, labels in coded.values()]
+        + [(c, len(u)) for c, u in map(factorize, numeric)], active, all_in)
+    active_g = active[first]
+    m = first.size
     if total is not None and not poststrat:
-        parts.append((np.zeros(n, dtype=np.intp), 1))
+        parts.append((np.zeros(m, dtype=np.intp), 1))
         names.append("(Intercept)")
         pop.append(float(total))
     for key, targets in margins.categorical.items():
-        codes, labels = _category_codes(data, key)
+        codes, labels = coded[key]
+        codes = codes[first]  # the category of each group
         target = {str(k): float(v) for k, v in targets.items()}
-        counts = np.bincount(codes, minlength=len(labels)) if all_in and codes.min() >= 0 \
-            else np.bincount(codes[active & (codes >= 0)], minlength=len(labels))
+        ok = active_g & (codes >= 0)
+        counts = np.bincount(codes[ok], weights=size[ok], minlength=len(labels))
         seen = {lab: int(c) for lab, c in zip(labels, counts, strict=True) if c > 0}
         unknown = [c for c in sorted(seen, key=lambda lab: -seen[lab]) if c not in target]
         if unknown:
@@ -446,14 +477,50 @@ def build_auxiliary(data: pd.DataFrame, margins: Margins, *, method: str,
         parts.append((lookup[codes], len(keep)))  # code -1 (missing) reads the last entry
         names.extend(f"{key}{cat}" for cat in keep)
         pop.extend(target[cat] for cat in keep)
-    for var, tot in margins.numeric.items():
-        parts.append(pd.to_numeric(data[var], errors="coerce").to_numpy(float))
+    for (var, tot), values in zip(margins.numeric.items(), numeric, strict=True):
+        parts.append(values[first])
         names.append(var)
         pop.append(float(tot))
     if not parts:
         raise CalibrationError("no calibration margins given",
                                hint="pass categorical=, numeric= and/or total=")
-    return _cells(parts, active), np.asarray(pop), tuple(names)
+    cells = _cells(parts, active_g)  # the distinct rows of X among the groups
+    return Auxiliary(cells.cells, cells.codes[group]), np.asarray(pop), tuple(names)
+
+
+def _coded_margins(data: pd.DataFrame, keys: list[str]
+                   ) -> dict[str, tuple[np.ndarray, list[str]]]:
+    """:func:`_category_codes` of every margin, on two threads for large samples."""
+    if len(keys) < 2 or len(data) < 100_000 or (os.cpu_count() or 1) < 2:
+        return {key: _category_codes(data, key) for key in keys}
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(2) as pool:
+        return dict(zip(keys, pool.map(lambda key: _category_codes(data, key), keys),
+                        strict=True))
+
+
+def _row_groups(columns: list[tuple[np.ndarray, int]], active: np.ndarray, all_in: bool
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows grouped by their combination of codes (``columns``: codes -1..K-1 and K), the
+    inactive rows apart: each row's group, the first row and the number of rows of each
+    group (groups in no particular order)."""
+    from barometer.design import factorize, factorize_counts, first_rows
+
+    n = active.size
+    key = np.zeros(n, dtype=np.intp)
+    radix = 1  # -radix < key < radix
+    if not all_in:
+        columns = [(active.astype(np.intp), 1), *columns]
+    for codes, k in columns:
+        if radix * (k + 1) > 4 * n + (1 << 16):  # keep the key in a range bincount codes
+            key = factorize(key)[0]
+            radix = int(key.max()) + 1
+        key *= k + 1
+        key += codes  # codes -1..k-1 keep the combinations distinct
+        radix *= k + 1
+    group, _, size = factorize_counts(key)
+    return group, first_rows(group, size.size), size.astype(float)
 
 
 def _cells(parts: list[tuple[np.ndarray, int] | np.ndarray], active: np.ndarray
