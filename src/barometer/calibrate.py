@@ -115,7 +115,8 @@ class CalibrationRecord:
         if dropped:
             warnings.warn(f"{dropped} calibration constraints were dropped in replicates that "
                           "had no unit in the cell", stacklevel=2)
-        out = w2 * g[groups.codes]
+        out = np.take(g, groups.codes, axis=0)  # one n x R array, multiplied in place
+        out *= w2
         return out if weights.ndim == 2 else out[:, 0]
 
     def _solve_columns(self, x: np.ndarray, sums: np.ndarray, d_group: np.ndarray | None
@@ -228,10 +229,11 @@ class Auxiliary:
         return self.cells[self.codes]
 
     @cached_property
-    def indicator(self) -> sparse.csr_matrix:
-        """The m x n cell indicator (sums of replicate weights per cell in one product)."""
+    def indicator(self) -> sparse.csc_matrix:
+        """The m x n cell indicator (sums of replicate weights per cell in one product;
+        column-compressed, so the product reads the n x R weights once, row after row)."""
         n = self.codes.size
-        return sparse.csr_matrix((np.ones(n), (self.codes, np.arange(n))),
+        return sparse.csc_matrix((np.ones(n), self.codes, np.arange(n + 1)),
                                  shape=(self.cells.shape[0], n))
 
     def collapse(self, w: np.ndarray) -> np.ndarray:

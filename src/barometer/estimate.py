@@ -189,11 +189,28 @@ class _Domains:
         return self.sums(w * w)
 
     @cached_property
-    def indicator(self) -> sparse.csr_matrix:
-        """The k x n domain indicator of the rows in a domain (for replicate weights)."""
-        rows = np.flatnonzero(self.codes >= 0)
-        return sparse.csr_matrix((np.ones(rows.size), (self.codes[rows], rows)),
+    def rows(self) -> np.ndarray:
+        """The rows in a domain, in order."""
+        return np.flatnonzero(self.inside)
+
+    @cached_property
+    def indicator(self) -> sparse.csc_matrix:
+        """The k x n domain indicator of the rows in a domain (for replicate weights).
+
+        Column-compressed, one entry per row in a domain (its entries are ``rows`` in
+        order): the product with an n x R weight matrix then reads the matrix once, row
+        after row (adding the rows in the same order as the row-compressed product)."""
+        rows = self.rows
+        indptr = np.zeros(self.codes.size + 1, dtype=np.intp)
+        np.cumsum(self.inside, out=indptr[1:])
+        return sparse.csc_matrix((np.ones(rows.size), self.codes[rows], indptr),
                                  shape=(self.k, self.codes.size))
+
+    def weighted_indicator(self, values: np.ndarray) -> sparse.csc_matrix:
+        """The domain indicator holding ``values`` (n,) in place of the ones."""
+        ind = self.indicator
+        return sparse.csc_matrix((values[self.rows], ind.indices, ind.indptr),
+                                 shape=ind.shape)
 
     def replicate_sums(self, w: np.ndarray) -> np.ndarray:
         """Sums of the weight matrix ``w`` (n x R) per domain (k x R), kept for ``w``."""
@@ -337,19 +354,13 @@ class _Linear:
                 return ty / td
         # replicate weights: the domain sums of every column are one sparse product
         # (k x n domain indicator holding y) @ (n x R); the sums of weights are kept
-        ind = dom.indicator
-        ind_y = ind.copy()
-        ind_y.data = self.y[ind.indices]
+        ty = np.asarray(dom.weighted_indicator(self.y) @ w)
+        if self.kind == "total":
+            return ty
         if self.kind == "ratio":
             assert self.x is not None
-            ind_x = ind.copy()
-            ind_x.data = self.x[ind.indices]
-            both = np.asarray(sparse.vstack([ind_y, ind_x]).tocsr() @ w)
-            ty, td = both[: dom.k], both[dom.k:]
+            td = np.asarray(dom.weighted_indicator(self.x) @ w)
         else:
-            ty = np.asarray(ind_y @ w)
-            if self.kind == "total":
-                return ty
             td = dom.replicate_sums(w)
         with np.errstate(invalid="ignore", divide="ignore"):
             return ty / td

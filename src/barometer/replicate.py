@@ -75,7 +75,7 @@ class ReplicateWeights:
                 self.ranks.clear()
 
             def rank(rows: np.ndarray) -> int:
-                return replicate_rank(self.weights[rows])
+                return replicate_rank(np.take(self.weights, np.flatnonzero(rows), axis=0))
 
             size = sum(int(rows.sum()) for rows in todo.values()) * self.weights.shape[1]
             if len(todo) > 1 and size >= 2_000_000:  # threads only pay for large products
@@ -191,7 +191,8 @@ def with_replicates(design: Design, type: str = "JKn", *, replicates: int = 200,
         rng_seed = seed
         factors, scale, rscales = _bootstrap(psu_stratum, n_h, popsize, replicates, seed)
     base = design.base_weights
-    start = base[:, None] * factors[psu]
+    start = np.take(factors, psu, axis=0)  # one n x R array, multiplied in place
+    start *= base[:, None]
     reps = ReplicateWeights(type=type, weights=start, start=start, scale=scale,
                             rscales=rscales, mse=mse, degf=start_rank(base, psu, factors) - 1,
                             fay_rho=fay_rho, seed=rng_seed)
