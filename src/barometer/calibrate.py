@@ -16,15 +16,15 @@ weight d_i, so ``X`` is kept as its distinct rows (:class:`Auxiliary`: m cells x
 and each row's cell): X'd is a ``np.bincount`` over cells, and the Newton iterations run on
 the m cells with the summed weights (a few hundred rows for categorical margins, whatever
 the sample size); a replicate design sums its replicate weights per cell with one sparse
-product and solves each replicate on the cells.
+product and solves each replicate on the cells, the replicates side by side (the Newton
+steps of all of them from one product and one stacked pseudo-inverse per iteration).
 """
 
 from __future__ import annotations
 
 import os
-import sys
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -36,8 +36,6 @@ from scipy import linalg, sparse
 from barometer.errors import CalibrationError
 
 if TYPE_CHECKING:
-    from multiprocessing.connection import Connection
-
     from barometer.design import Design
 
 
@@ -84,31 +82,19 @@ class CalibrationRecord:
     def reapply(self, weights: np.ndarray) -> np.ndarray:
         """The same calibration applied to other starting weights (n,) or (n, R): how
         replicate weights are re-calibrated (each replicate column is solved on its own, on
-        the cells of the auxiliary matrix; many replicates are split between two processes,
-        which gives the same numbers)."""
+        the cells of the auxiliary matrix; replicates without trimming or dropped
+        constraints are iterated side by side, see :func:`solve_g_columns`)."""
         w2 = weights if weights.ndim == 2 else weights[:, None]
         groups = self.aux if self.trim is None else self.bound_groups
         sums = groups.collapse(w2)  # m x R: the replicate weights summed per cell
         x = groups.cells
         d_group = groups.first_values(self.d) if self.trim is not None else None
         n_rep = sums.shape[1]
-        half = n_rep // 2
-        second = _fork_solve(self, x, sums[:, half:], d_group) \
-            if n_rep >= 8 and sums.size * x.shape[1] >= 1_000_000 else None
-        if second is None:
-            half = n_rep
-        parts = [self._solve_columns(x, sums[:, :half], d_group)]
-        if second is not None:
-            parts.append(second())
-        g = np.hstack([p[0] for p in parts])
-        failed = [half * i + p[3] for i, p in enumerate(parts) if p[3] >= 0]
-        if failed:
-            r = failed[0]
+        g, relaxed, dropped, r = self._solve_columns(x, sums, d_group)
+        if r >= 0:
             raise CalibrationError(f"the calibration of replicate {r + 1} did not converge",
                                    where=f"replicate {r + 1}",
                                    hint="collapse sparse categories or widen the bounds")
-        relaxed = sum(p[1] for p in parts)
-        dropped = sum(p[2] for p in parts)
         if relaxed:
             warnings.warn(f"{relaxed} of {n_rep} replicates could not meet the trimming "
                           "bounds and were calibrated without them", stacklevel=2)
@@ -123,18 +109,36 @@ class CalibrationRecord:
                        ) -> tuple[np.ndarray, int, int, int]:
         """g-weights of the cells for each column of ``sums`` (starting weights summed per
         cell); with the counts of relaxed replicates and dropped constraints and the first
-        column that does not converge (-1: none)."""
+        column that does not converge (-1: none). On one BLAS thread: the products are tiny,
+        and BLAS threads woken by them keep spinning and slow the next parallel work."""
+        from barometer.replicate import one_blas_thread
+
+        with one_blas_thread():
+            return self._solve_each(x, sums, d_group)
+
+    def _solve_each(self, x: np.ndarray, sums: np.ndarray, d_group: np.ndarray | None
+                    ) -> tuple[np.ndarray, int, int, int]:
         if self.trim is not None:
             active = self.d > 0
             m = float((self.d * self.g)[active].mean())
         g = np.empty_like(sums)
+        # a replicate with no unit in a calibration cell cannot meet that margin: the
+        # constraint is dropped for that replicate (R's grake would stop short of
+        # convergence and keep going); the count is reported
+        keeps = (x.T @ sums != 0) | (self.population == 0)[:, None]
+        done = np.zeros(sums.shape[1], dtype=bool)
+        together = keeps.all(axis=0) if self.trim is None else done
+        if together.sum() > 1 and x.size * x.shape[1] <= 4_000_000:
+            # replicates with every constraint and no trimming: solved side by side
+            g[:, together], done[together] = solve_g_columns(
+                x, sums[:, together], self.population, self.method, self.bounds,
+                tol=self.tol, max_iter=self.max_iter)
         relaxed = dropped = 0
         for r in range(sums.shape[1]):
             col = sums[:, r]
-            # a replicate with no unit in a calibration cell cannot meet that margin: the
-            # constraint is dropped for that replicate (R's grake would stop short of
-            # convergence and keep going); the count is reported
-            keep = (x.T @ col != 0) | (self.population == 0)
+            keep = keeps[:, r]
+            if done[r]:
+                continue
             dropped += int((~keep).sum())
             aux, pop = (x, self.population) if keep.all() else \
                 (x[:, keep], self.population[keep])
@@ -157,46 +161,6 @@ class CalibrationRecord:
                 return g, relaxed, dropped, r
             g[:, r] = sol.g
         return g, relaxed, dropped, -1
-
-
-def _fork_solve(record: CalibrationRecord, x: np.ndarray, sums: np.ndarray,
-                d_group: np.ndarray | None
-                ) -> Callable[[], tuple[np.ndarray, int, int, int]] | None:
-    """Start solving ``sums``'s columns in a forked process (Linux, two cores or more; the
-    child inherits the arrays, only its result is sent back); returns the function that
-    waits for the result, or None (then the caller solves them itself)."""
-    if not sys.platform.startswith("linux") or (os.cpu_count() or 1) < 2:
-        return None
-    import multiprocessing
-
-    ctx = multiprocessing.get_context("fork")
-    try:
-        receive, send = ctx.Pipe(duplex=False)
-        proc = ctx.Process(target=_solve_child, args=(record, x, sums, d_group, send),
-                           daemon=True)
-        proc.start()
-    except OSError:
-        return None
-    send.close()
-
-    def result() -> tuple[np.ndarray, int, int, int]:
-        try:
-            out = receive.recv()
-        except EOFError:  # the child died: solve here
-            out = None
-        proc.join()
-        receive.close()
-        return record._solve_columns(x, sums, d_group) if out is None else out
-
-    return result
-
-
-def _solve_child(record: CalibrationRecord, x: np.ndarray, sums: np.ndarray,
-                 d_group: np.ndarray | None, send: Connection) -> None:
-    try:
-        send.send(record._solve_columns(x, sums, d_group))
-    finally:
-        send.close()
 
 
 def _copies_bounds(trim: tuple[float, float], m: float, start: np.ndarray, d: np.ndarray
@@ -650,6 +614,83 @@ def solve_g(x: np.ndarray, d: np.ndarray, population: np.ndarray, method: str,
         if it > max_iter:
             break
     return _Solution(g * scale, it, converged, misfit)
+
+
+def solve_g_columns(x: np.ndarray, d: np.ndarray, population: np.ndarray, method: str,
+                    bounds: tuple[float, float], *, tol: float, max_iter: int
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`solve_g` for every column of ``d`` (m x R starting weights, e.g. replicates) at
+    once: g-weights (m x R) and whether each column converged.
+
+    Every column takes the Newton steps, step halvings, damping and stopping rule of
+    :func:`solve_g` on its own (the same iterates, up to the rounding of the products),
+    but the steps of the columns still iterating are computed together: the matrices
+    T = X' diag(d F'(X lambda)) X of all columns are one product with the cell-wise
+    products of the columns of X, and their pseudo-inverses one stacked ``pinv``.
+    """
+    f = DISTANCES[method]
+    g_only = _G_ONLY.get(method)
+    lo, hi = bounds
+    m, p = x.shape
+    sample_total = x.T @ d
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scales = population[:, None] / sample_total
+    scale = np.where(np.min(scales, axis=0) > 20, np.mean(scales, axis=0), 1.0)
+    xx = (x[:, :, None] * x[:, None, :]).reshape(m, p * p)  # T = (d F')' xx, per column
+    tiny = 256 * np.finfo(float).eps
+    out = np.empty_like(d)
+    converged = np.zeros(d.shape[1], dtype=bool)
+    # the columns still iterating, and their state
+    idx = np.arange(d.shape[1])
+    dd = d * scale
+    gap = population[:, None] - sample_total * scale
+    eta = np.zeros((p, idx.size))
+    g, deriv = f(x @ eta, lo, hi)
+    it = np.ones(idx.size, dtype=int)
+    target = (1 + np.abs(population))[:, None]
+    while idx.size:
+        t = ((dd * deriv).T @ xx).reshape(-1, p, p)
+        misfit = gap - x.T @ (dd * (g - 1))
+        before = np.abs(misfit).max(axis=0)
+        step = (np.linalg.pinv(t, rcond=tiny, hermitian=True) @ misfit.T[:, :, None])[:, :, 0].T
+        eta = eta + step
+        u = x @ eta
+        g, deriv = f(u, lo, hi)
+        bad = (it < max_iter) & ~(np.isfinite(g).all(axis=0) & np.isfinite(deriv).all(axis=0))
+        while bad.any():  # halve the steps of the columns whose g is not finite
+            it[bad] += 1
+            step[:, bad] = step[:, bad] / 2
+            eta[:, bad] = eta[:, bad] - step[:, bad]
+            u[:, bad] = x @ eta[:, bad]
+            g[:, bad], deriv[:, bad] = f(u[:, bad], lo, hi)
+            bad &= (it < max_iter) & ~(np.isfinite(g).all(axis=0)
+                                       & np.isfinite(deriv).all(axis=0))
+        misfit = gap - x.T @ (dd * (g - 1))
+        # damping: halve the steps that make a column's fit worse
+        halvings = np.zeros(idx.size, dtype=int)
+        worse = np.abs(misfit).max(axis=0) > before
+        while worse.any():
+            halvings[worse] += 1
+            step[:, worse] = step[:, worse] / 2
+            eta[:, worse] = eta[:, worse] - step[:, worse]
+            u[:, worse] = x @ eta[:, worse]
+            g[:, worse] = g_only(u[:, worse], lo, hi) if g_only is not None \
+                else f(u[:, worse], lo, hi)[0]
+            misfit[:, worse] = gap[:, worse] - x.T @ (dd[:, worse] * (g[:, worse] - 1))
+            worse &= (np.abs(misfit).max(axis=0) > before) & (halvings < 30)
+        damped = halvings > 0
+        if damped.any():
+            deriv[:, damped] = f(u[:, damped], lo, hi)[1]
+        ok = np.all(np.abs(misfit) / target < tol, axis=0)
+        it[~ok] += 1
+        stop = ok | (it > max_iter)
+        if stop.any():
+            out[:, idx[stop]] = g[:, stop] * scale[idx[stop]]
+            converged[idx[stop]] = ok[stop]
+            go = ~stop
+            idx, dd, gap, eta, g, deriv, it = (idx[go], dd[:, go], gap[:, go], eta[:, go],
+                                               g[:, go], deriv[:, go], it[go])
+    return out, converged
 
 
 def calibrate(

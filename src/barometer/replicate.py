@@ -79,7 +79,9 @@ class ReplicateWeights:
 
             size = sum(int(rows.sum()) for rows in todo.values()) * self.weights.shape[1]
             if len(todo) > 1 and size >= 2_000_000:  # threads only pay for large products
-                with ThreadPoolExecutor(2) as pool:
+                # one BLAS thread for the whole pool (set per call, a thread leaving its
+                # product would restore the BLAS threads while the other still computes)
+                with one_blas_thread(), ThreadPoolExecutor(2) as pool:
                     self.ranks.update(zip(todo, pool.map(rank, todo.values()), strict=True))
             else:
                 self.ranks.update((k, rank(rows)) for k, rows in todo.items())
