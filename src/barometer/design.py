@@ -132,7 +132,8 @@ class Stage:
     ``strata`` and ``clusters`` are integer codes, unique over the whole sample (a cluster code
     identifies the cluster within its stratum and all earlier stages). ``n_sampled`` is the
     number of sampled clusters in the row's stratum; ``popsize`` the population number of
-    clusters in the row's stratum (``inf`` when sampling is with replacement / no fpc).
+    clusters in the row's stratum (``inf`` when sampling is with replacement / no fpc; then
+    a read-only broadcast view). The arrays are not to be modified.
     """
 
     strata: np.ndarray
@@ -310,7 +311,7 @@ class Design:
             c_codes = psu_codes if nested else _codes(*parts)
             c_first = first if nested else first_rows(c_codes)
             n_sampled = _count_distinct(c_codes, s_codes, c_first, nested=nested)
-            popsize = np.full(n, np.inf)
+            popsize = np.broadcast_to(np.inf, (n,))  # no fpc (read-only, no memory behind)
             if k < len(fpc_cols):
                 popsize = _popsize(data[fpc_cols[k]], s_codes, n_sampled, fpc_cols[k], source)
             stage = Stage(s_codes, c_codes, n_sampled, popsize)
@@ -408,9 +409,10 @@ class Design:
         if self.spec.lonely_psu is not LonelyPSU.FAIL:
             return
         for k, st in enumerate(self.stages):
-            single = st.n_sampled == 1
-            if not single.any():
+            # n_sampled is constant within a stratum: first its value on one row per cluster
+            if not (st.n_sampled[st.cluster_first[st.cluster_first >= 0]] == 1).any():
                 continue
+            single = st.n_sampled == 1
             lonely = single & ~(st.popsize == st.n_sampled)
             if k > 0:
                 lonely &= self.stages[k - 1].has_fpc  # later stages only count with an fpc
@@ -496,7 +498,8 @@ def _has_missing(col: pd.Series) -> bool:
     if kind in "iub":
         return False
     if kind == "f":
-        return bool(np.isnan(col.to_numpy()).any())
+        values = col.to_numpy()
+        return bool(values.size) and bool(np.isnan(values.min()))  # the min propagates NaN
     return bool(col.isna().any())
 
 

@@ -238,7 +238,11 @@ class _Domains:
 
 
 def _numeric(design: Design, name: str) -> np.ndarray:
+    """A numeric column as float64 with NaN for missing values (a float64 column as it is,
+    without a copy)."""
     col = design.column(name)
+    if col.dtype == np.float64:
+        return col.to_numpy()
     if not (pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col)):
         conv = pd.to_numeric(col, errors="coerce")
         if conv.notna().sum() < col.notna().sum():
@@ -249,6 +253,11 @@ def _numeric(design: Design, name: str) -> np.ndarray:
             )
         col = conv
     return col.to_numpy(dtype=float, na_value=np.nan)
+
+
+def _has_nan(values: np.ndarray) -> bool:
+    """Whether a float array has a NaN: its minimum propagates NaN (one pass, no mask)."""
+    return bool(values.size) and bool(np.isnan(values.min()))
 
 
 def _factor(design: Design, by: str) -> tuple[np.ndarray, list[object], np.ndarray]:
@@ -285,7 +294,9 @@ def _domains(design: Design, valid: np.ndarray | None, by: str | None) -> _Domai
         if valid is not None and not valid.any():
             raise EstimationError("no rows with a non-missing value and a positive weight",
                                   hint="check the variable and the design's weights")
-        codes = np.zeros(design.n, dtype=np.intp) if all_valid else np.where(valid, 0, -1)
+        # every row in the one domain: a read-only view of zeros, with no memory behind it
+        codes = np.broadcast_to(np.intp(0), (design.n,)) if all_valid \
+            else np.where(valid, 0, -1)
         dom = _Domains(codes, [None], None, design.weights, design.stages[0])
     else:
         codes_all, uniques, level_n = _factor(design, by)
@@ -529,7 +540,7 @@ def _linear_estimates(design: Design, stat: str, y: np.ndarray, x: np.ndarray | 
     if positive is None:
         positive = design.cache["positive"] = bool((w > 0).all())
     valid: np.ndarray | None = None  # None: every row
-    if not positive or np.isnan(y).any() or (x is not None and np.isnan(x).any()):
+    if not positive or _has_nan(y) or (x is not None and _has_nan(x)):
         valid = ~np.isnan(y) & (w > 0)
         if x is not None:
             valid &= ~np.isnan(x)
