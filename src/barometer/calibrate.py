@@ -227,7 +227,7 @@ class Auxiliary:
         codes = factorize(self.codes * values.size + codes)[0]
         from barometer.design import first_rows
 
-        first = first_rows(codes)
+        first = first_rows(codes, complete=True)
         return Auxiliary(self.cells[self.codes[first]], codes)
 
 
@@ -486,7 +486,7 @@ def _row_groups(columns: list[tuple[np.ndarray, int]], active: np.ndarray, all_i
         key += codes  # codes -1..k-1 keep the combinations distinct
         radix *= k + 1
     group, _, size = factorize_counts(key)
-    return group, first_rows(group, size.size), size.astype(float)
+    return group, first_rows(group, size.size, complete=True), size.astype(float)
 
 
 def _cells(parts: list[tuple[np.ndarray, int] | np.ndarray], active: np.ndarray
@@ -513,7 +513,7 @@ def _cells(parts: list[tuple[np.ndarray, int] | np.ndarray], active: np.ndarray
     if not active.all():
         key = np.where(active, key + 1, 0)  # cell 0: the inactive rows
     key = factorize(key)[0]
-    first = first_rows(key)
+    first = first_rows(key, complete=True)
     cells = np.zeros((first.size, sum(p[1] if isinstance(p, tuple) else 1 for p in parts)))
     j = 0
     for part in parts:

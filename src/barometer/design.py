@@ -93,7 +93,9 @@ def factorize_counts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nda
     if v.dtype.kind in "iu" and v.size:
         lo, hi = int(v.min()), int(v.max())
         if hi - lo <= max(4 * v.size, 1 << 16):
-            shifted = v.astype(np.intp, copy=False)
+            # np.bincount copies a read-only array (e.g. a column of a copy-on-write frame)
+            # at every call: the codes are a writeable array, copied once here if need be
+            shifted = v.astype(np.intp, copy=not v.flags.writeable)
             if lo:
                 shifted = shifted - lo
             counts = np.bincount(shifted, minlength=hi - lo + 1)
@@ -117,11 +119,30 @@ def _codes(*columns: np.ndarray) -> np.ndarray:
     return codes
 
 
-def first_rows(codes: np.ndarray, k: int | None = None) -> np.ndarray:
-    """The first row of each code 0..k-1 (-1 for a code that does not occur)."""
+def first_rows(codes: np.ndarray, k: int | None = None, *, complete: bool = False
+               ) -> np.ndarray:
+    """The first row of each code 0..k-1 (-1 for a code that does not occur).
+
+    With ``complete`` (every code 0..k-1 occurs, as after :func:`factorize`) the rows are
+    scanned in blocks of doubling size, stopping once every code has been seen: usually
+    after a small part of the rows, and never more than one pass over them.
+    """
     k = int(codes.max()) + 1 if k is None else k
     first = np.full(k, -1, dtype=np.intp)
-    first[codes[::-1]] = np.arange(codes.size)[::-1]
+    block = max(1 << 15, 8 * k)
+    if not complete or codes.size <= 4 * block:
+        first[codes[::-1]] = np.arange(codes.size)[::-1]
+        return first
+    start = found = 0
+    while start < codes.size and found < k:
+        chunk = codes[start:start + block]
+        part = np.full(k, -1, dtype=np.intp)
+        part[chunk[::-1]] = np.arange(start, start + chunk.size)[::-1]
+        new = (first < 0) & (part >= 0)
+        first[new] = part[new]
+        found += int(np.count_nonzero(new))
+        start += block
+        block *= 2
     return first
 
 
@@ -276,7 +297,7 @@ class Design:
         first = np.zeros(0, dtype=np.intp)
         if not nest and strata_cols and id_cols:
             psu_codes = _codes(raw_ids[0])
-            first = first_rows(psu_codes)
+            first = first_rows(psu_codes, complete=True)
             # nested: every row has the stratum of its PSU's first row, so the strata are
             # coded on those first rows (one value per PSU) and spread back to the rows
             psu_stratum = raw_strata[0][first]
@@ -309,7 +330,7 @@ class Design:
                 parts = [first_strata, *parts]
             nested = k == 0 and psu_codes is not None  # checked above
             c_codes = psu_codes if nested else _codes(*parts)
-            c_first = first if nested else first_rows(c_codes)
+            c_first = first if nested else first_rows(c_codes, complete=True)
             n_sampled = _count_distinct(c_codes, s_codes, c_first, nested=nested)
             popsize = np.broadcast_to(np.inf, (n,))  # no fpc (read-only, no memory behind)
             if k < len(fpc_cols):
@@ -504,10 +525,12 @@ def _has_missing(col: pd.Series) -> bool:
 
 
 def _as_float(col: pd.Series) -> np.ndarray:
-    """A numeric column as float64 (text that is not a number: NaN)."""
-    if col.dtype == np.float64:
-        return col.to_numpy()
-    return pd.to_numeric(col, errors="coerce").to_numpy(float)
+    """A numeric column as a writeable float64 array (text that is not a number: NaN);
+    ``np.bincount`` copies read-only weights (a copy-on-write frame's columns) at every
+    call, so they are copied once here."""
+    w = col.to_numpy() if col.dtype == np.float64 else \
+        pd.to_numeric(col, errors="coerce").to_numpy(float)
+    return w if w.flags.writeable else w.copy()
 
 
 def _check_positive(w: np.ndarray, name: str, source: str, what: str) -> None:
