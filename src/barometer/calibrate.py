@@ -326,9 +326,9 @@ def _factorize_text(col: pd.Series) -> tuple[np.ndarray, list[str]]:
         chunks = pc.dictionary_encode(col.array.__arrow_array__()).chunks
         # the chunks of an encoded column share one dictionary (checked)
         if chunks and all(c.dictionary.equals(chunks[0].dictionary) for c in chunks[1:]):
-            codes = np.concatenate([
-                pc.fill_null(c.indices, -1).to_numpy() for c in chunks
-            ]).astype(np.intp, copy=False)
+            codes = np.concatenate([  # zero-copy views of the indices unless there are nulls
+                (pc.fill_null(c.indices, -1) if c.null_count else c.indices).to_numpy()
+                for c in chunks], dtype=np.intp)
             return codes, [str(v) for v in chunks[0].dictionary.to_pylist()]
     c, uniques = pd.factorize(col)
     return c.astype(np.intp, copy=False), pd.Series(uniques).astype(str).tolist()
@@ -362,6 +362,8 @@ def build_auxiliary(data: pd.DataFrame, margins: Margins, *, method: str,
         if col not in data.columns:
             raise CalibrationError(f"calibration variable {col!r} is not in the data",
                                    where=source, hint="add the column or drop its margin")
+        if not data[col].hasnans:  # Arrow columns know their number of nulls
+            continue
         miss = data[col].isna().to_numpy() & active
         if miss.any():
             raise CalibrationError(
