@@ -26,9 +26,10 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from barometer.calibrate import CalibrationRecord, solve_g
+from barometer.calibrate import CalibrationRecord
 from barometer.design import Design, _codes
 from barometer.errors import CalibrationError, DesignError
+from barometer.gweights import solve_g
 
 
 @dataclass(frozen=True, eq=False)
