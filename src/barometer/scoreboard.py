@@ -218,6 +218,8 @@ def _one_driver(design: Design, drv: Driver, ind: Indicator, rules: PublicationR
     status = np.where(small, "suppressed", "published").astype(object)
     rule = np.where(small, f"n < {rules.min_n} in the category",
                     f"n >= {rules.min_n} in the category").astype(object)
+    # a separation warning with no sparse level to explain it flags the whole model (with
+    # sparse levels, they are the usual cause and their own dummies isolate them)
     if caught and not small.any():
         status[:] = "caution"
         rule[:] = "fitted probabilities near 0 or 1 (possible separation)"
