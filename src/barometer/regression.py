@@ -242,17 +242,18 @@ def _model_matrix(variables: dict[str, _Variable], terms: list[tuple[str, ...]],
         if v.levels is not None:
             present = np.unique(v.values[rows])
             used[name] = [int(c) for c in present if c >= 0]
+    n = int(rows.sum())
     blocks: list[np.ndarray] = []
     names: list[str] = []
     owner: list[str] = []
     if intercept:
-        blocks.append(np.ones((int(rows.sum()), 1)))
+        blocks.append(np.ones((n, 1)))
         names.append("(Intercept)")
         owner.append("(Intercept)")
     seen: set[tuple[str, ...]] = {()} if intercept else set()
     reference: dict[str, str] = {}
     for term in terms:
-        cols = [np.ones(int(rows.sum()))]
+        cols = [np.ones(n)]
         labels = [""]
         for v in term:
             var = variables[v]
@@ -273,10 +274,10 @@ def _model_matrix(variables: dict[str, _Variable], terms: list[tuple[str, ...]],
             labels = [f"{lab}:{v}{var.levels[lev]}" if lab else f"{v}{var.levels[lev]}"
                       for lev in keep for lab in labels]
         seen.add(term)
-        blocks.append(np.column_stack(cols) if cols else np.empty((int(rows.sum()), 0)))
+        blocks.append(np.column_stack(cols) if cols else np.empty((n, 0)))
         names += labels
         owner += [":".join(term)] * len(labels)
-    x = np.column_stack(blocks) if blocks else np.empty((int(rows.sum()), 0))
+    x = np.column_stack(blocks) if blocks else np.empty((n, 0))
     return x.astype(float), names, owner, reference
 
 

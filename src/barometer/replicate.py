@@ -87,17 +87,21 @@ class ReplicateWeights:
                 self.ranks.update((k, rank(rows)) for k, rows in todo.items())
         return [self.ranks[k] for k in keys]
 
+    def _deviations(self, full: np.ndarray, reps: np.ndarray) -> np.ndarray:
+        """Replicate estimates minus their centre: the full-sample estimate (``mse``) or
+        the mean of the replicates (R's ``svrVar``)."""
+        centre = full if self.mse else reps[:, self.rscales > 0].mean(axis=1)
+        return reps - centre[:, None]
+
     def variance(self, full: np.ndarray, reps: np.ndarray) -> np.ndarray:
         """Replicate variance of k estimates: ``full`` (k,), ``reps`` (k, R)."""
-        centre = full if self.mse else reps[:, self.rscales > 0].mean(axis=1)
-        dev = reps - centre[:, None]
+        dev = self._deviations(full, reps)
         return self.scale * (dev**2 * self.rscales[None, :]).sum(axis=1)
 
     def covariance(self, full: np.ndarray, reps: np.ndarray) -> np.ndarray:
         """Replicate covariance matrix (k x k) of k estimates: ``full`` (k,), ``reps``
         (k, R); its diagonal is :meth:`variance`."""
-        centre = full if self.mse else reps[:, self.rscales > 0].mean(axis=1)
-        dev = reps - centre[:, None]
+        dev = self._deviations(full, reps)
         return self.scale * (dev * self.rscales[None, :]) @ dev.T
 
     def rebuild(self, steps: Sequence[WeightingStep]) -> np.ndarray:
