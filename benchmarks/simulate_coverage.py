@@ -21,7 +21,7 @@ import argparse
 import time
 from pathlib import Path
 
-from barometer.simulate import INTERNET_INDICATORS, SimulationResult, simulate
+from barometer.synthetic.simulate import INTERNET_INDICATORS, SimulationResult, simulate
 
 RUNS = {
     "mar-lin": {"scenario": "mar", "variance": "linearization", "reps": 1000},

@@ -8,17 +8,18 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from barometer.verify import shipped_reference
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("BAROMETER_SHARED", REPO.parent / "shared"))
 R_REFERENCE = SHARED / "reference" / "r-survey"
+SHIPPED = shipped_reference()
 
 
 def api(name: str) -> pd.DataFrame:
-    """One of R's API samples (apisrs, apistrat, apiclus1, apipop)."""
-    path = R_REFERENCE / "data" / f"{name}.csv"
-    if not path.exists():
-        pytest.fail(f"R reference data missing: {path} (clone shared/ beside the repo)")
-    return pd.read_csv(path)
+    """One of R's API samples (apisrs, apistrat, apiclus1, apipop), as shipped with the
+    package's reference cases."""
+    return pd.read_csv(SHIPPED / "data" / f"{name}.csv")
 
 
 @pytest.fixture(scope="session")

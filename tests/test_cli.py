@@ -5,13 +5,13 @@ from __future__ import annotations
 from typer.testing import CliRunner
 
 from barometer.cli import app
-from conftest import R_REFERENCE
+from conftest import SHIPPED
 
 runner = CliRunner()
 
 
 def test_verify_prints_one_line_per_case_and_a_count() -> None:
-    result = runner.invoke(app, ["verify", str(R_REFERENCE / "cases.json")])
+    result = runner.invoke(app, ["verify", str(SHIPPED / "core.json")])
     lines = result.output.strip().splitlines()
     assert lines[-1].endswith("failed") and "passed" in lines[-1]
     assert sum(line.startswith(("PASS", "FAIL")) for line in lines) == len(lines) - 1
@@ -47,3 +47,10 @@ def test_run_rejects_an_unknown_year(tmp_path) -> None:  # type: ignore[no-untyp
     result = runner.invoke(app, ["run", "--year", "1999", "--out", str(tmp_path / "x")])
     assert result.exit_code == 2 and "no edition 1999" in result.output
     assert not (tmp_path / "x").exists()
+
+
+def test_verify_without_argument_runs_the_shipped_cases() -> None:
+    result = runner.invoke(app, ["verify"])
+    last = result.output.strip().splitlines()[-1]
+    assert last.endswith(" 0 failed"), last
+    assert int(last.split()[0]) >= 24 + 123 and result.exit_code == 0

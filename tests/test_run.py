@@ -11,9 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from barometer.cli import app
-from barometer.indicators import load_catalogue
-from barometer.load import load_truth
-from barometer.pipeline import RunConfig, RunResult, compute
+from barometer.run import RunConfig, RunResult, compute
+from barometer.scoreboard.indicators import load_catalogue
+from barometer.scoreboard.load import load_truth
 
 runner = CliRunner()
 

@@ -12,17 +12,17 @@ The public API (a small one; see ARCHITECTURE.md for the stages):
   :class:`Regression` with ``.to_frame()``, ``.summary()`` and ``.wald_test()``
 """
 
-from barometer.calibrate import calibrate
-from barometer.design import Design, LonelyPSU
-from barometer.errors import (
+from barometer.survey.calibrate import calibrate
+from barometer.survey.design import Design, LonelyPSU
+from barometer.survey.errors import (
     BarometerError,
     CalibrationError,
     DesignError,
     EstimationError,
 )
-from barometer.estimate import Estimates, estimate, mean, proportion, quantile, ratio, total
-from barometer.regression import Regression, regress
-from barometer.replicate import with_replicates
+from barometer.survey.estimate import Estimates, estimate, mean, proportion, quantile, ratio, total
+from barometer.survey.regression import Regression, regress
+from barometer.survey.replicate import with_replicates
 
 __version__ = "0.1.0"
 

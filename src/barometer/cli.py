@@ -18,7 +18,9 @@ def _root() -> None:
 
 @app.command()
 def verify(
-    cases: Annotated[Path, typer.Argument(help="reference cases JSON (R survey format)")],
+    cases: Annotated[Path | None, typer.Argument(
+        help="reference cases JSON (R survey format); default: the cases shipped with the "
+        "package")] = None,
     data_dir: Annotated[Path | None, typer.Option(help="data folder (default: data/ beside "
                                                        "the cases file)")] = None,
     tol: Annotated[float, typer.Option(help="relative tolerance")] = 1e-6,
@@ -26,7 +28,7 @@ def verify(
     """Run reference cases computed with R's survey package and compare every number."""
     from barometer.verify import verify as run_verify
 
-    if not cases.is_file():
+    if cases is not None and not cases.is_file():
         typer.echo(f"error: cases file not found: {cases}", err=True)
         raise typer.Exit(2)
     results = run_verify(cases, data_dir, tol)
@@ -38,7 +40,7 @@ def verify(
 
 
 def _resolve_year(year: int | None, data: Path | None) -> int:
-    from barometer.load import available_years
+    from barometer.scoreboard.load import available_years
 
     years = available_years(data)
     if year is None:
@@ -67,9 +69,9 @@ def run(
 
     from rich.console import Console
 
-    from barometer.errors import BarometerError
-    from barometer.pipeline import RunConfig, compute, write_run
-    from barometer.publish import publish_atomically
+    from barometer.publish.opendata import publish_atomically
+    from barometer.run import RunConfig, compute, write_run
+    from barometer.survey.errors import BarometerError
 
     console = Console(stderr=True)
     year = _resolve_year(year, data)
@@ -85,7 +87,7 @@ def run(
         with console.status("running") as status:
             result = compute(config, progress=lambda m: status.update(m))
             status.update("writing the outputs")
-            from barometer.note import write_note_and_report
+            from barometer.publish.note import write_note_and_report
 
             path = publish_atomically(
                 target, [lambda f: write_run(result, f),
@@ -108,8 +110,8 @@ def note(
                                                   "(default: reports/<year>)")] = None,
 ) -> None:
     """Regenerate the methodology note and the scoreboard report of a published edition."""
-    from barometer.errors import BarometerError
-    from barometer.note import regenerate
+    from barometer.run import regenerate
+    from barometer.survey.errors import BarometerError
 
     if out is None:
         reports = Path("reports")
@@ -139,9 +141,9 @@ def weight(
     data: Annotated[Path | None, typer.Option(help="inputs folder")] = None,
 ) -> None:
     """Weight both populations of an edition and print the weighting diagnostics."""
-    from barometer.indicators import load_weighting
-    from barometer.load import load_edition
-    from barometer.scoreboard import weight_population
+    from barometer.scoreboard.indicators import load_weighting
+    from barometer.scoreboard.load import load_edition
+    from barometer.scoreboard.populations import weight_population
 
     year = _resolve_year(year, data)
     edition = load_edition(year, data)
@@ -159,9 +161,9 @@ def estimate_cmd(
     by: Annotated[str | None, typer.Option(help="breakdown variable")] = None,
 ) -> None:
     """Estimate one indicator (overall and by a domain) and print the table."""
-    from barometer.indicators import load_catalogue, load_weighting
-    from barometer.load import load_edition
-    from barometer.scoreboard import estimate_indicators, weight_population
+    from barometer.scoreboard.indicators import load_catalogue, load_weighting
+    from barometer.scoreboard.load import load_edition
+    from barometer.scoreboard.populations import estimate_indicators, weight_population
 
     catalogue = load_catalogue()
     try:
@@ -183,13 +185,14 @@ def estimate_cmd(
 
 @app.command("synthesize")
 def synthesize_cmd(
-    out: Annotated[Path, typer.Argument(help="data folder to write (services.csv, <year>/)")],
+    out: Annotated[Path, typer.Option("--out", help="data folder to write (services.csv, "
+                                                    "<year>/)")],
     years: Annotated[str, typer.Option(help="years: 2014-2025, 2016,2020 or 2025")] = (
         "2014-2025"),
     seed: Annotated[int, typer.Option(help="random seed (same seed -> same bytes)")] = 20161,
 ) -> None:
     """Write synthetic editions (survey samples, margins, admin counts, truth.csv)."""
-    from barometer.synthesize import parse_years, synthesize
+    from barometer.synthetic.editions import parse_years, synthesize
 
     written = synthesize(out, parse_years(years), seed)
     typer.echo(f"wrote {len(written)} files to {out}")
@@ -223,7 +226,7 @@ def simulate_cmd(
         TimeRemainingColumn,
     )
 
-    from barometer.simulate import simulate
+    from barometer.synthetic.simulate import simulate
 
     if scenario not in ("mar", "mnar") or variance not in ("linearization", "bootstrap"):
         typer.echo("error: --scenario takes mar or mnar; --variance linearization or "

@@ -14,14 +14,17 @@ import json
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from barometer.design import Design
+from barometer.survey.design import Design
 
 TOLERANCE = 1e-6
+# the shipped case files run by default (data/reference/README.md)
+SHIPPED = ("core.json", "extra.json")
 
 
 @dataclass(frozen=True)
@@ -57,8 +60,8 @@ def read_case_data(path: Path) -> pd.DataFrame:
 
 def build_design(case: Mapping[str, Any], data: pd.DataFrame) -> Design:
     """The design of a case: svydesign, then as.svrepdesign, then calibration."""
-    from barometer.calibrate import calibrate
-    from barometer.replicate import with_replicates
+    from barometer.survey.calibrate import calibrate
+    from barometer.survey.replicate import with_replicates
 
     d = case["design"]
     design = Design.from_frame(
@@ -87,7 +90,7 @@ def build_design(case: Mapping[str, Any], data: pd.DataFrame) -> Design:
 
 def compute(case: Mapping[str, Any], design: Design) -> dict[str, Any]:
     """Our numbers for a case, keyed like ``expected``."""
-    from barometer.estimate import estimate
+    from barometer.survey.estimate import estimate
 
     e = case["estimator"]
     ci = case.get("ci") or {}
@@ -96,7 +99,7 @@ def compute(case: Mapping[str, Any], design: Design) -> dict[str, Any]:
     level = float(ci.get("level", 0.95))
     stat = e["stat"]
     if stat == "glm":
-        from barometer.regression import regress
+        from barometer.survey.regression import regress
 
         fit = regress(design, e["y"], list(e["x"]), family=e.get("family", "gaussian"),
                       level=e.get("level"))
@@ -159,9 +162,24 @@ def run_case(case: Mapping[str, Any], data_dir: Path, tol: float = TOLERANCE) ->
     return CaseResult(cid, worst <= tol, worst, field)
 
 
-def verify(cases_path: Path, data_dir: Path | None = None, tol: float = TOLERANCE
-           ) -> list[CaseResult]:
-    """Run every case of a reference file (data in ``data/`` beside it by default)."""
+def shipped_reference() -> Path:
+    """The folder of the R reference cases shipped with the package (``data/reference``)."""
+    return Path(str(resources.files("barometer") / "data" / "reference"))
+
+
+def shipped_cases() -> list[Path]:
+    """The shipped case files that ``barometer verify`` runs by default (see the folder's
+    README): the shared core cases, the extra cases (R 4.2.2, survey 4.1.1) and the
+    parity cases (survey 4.5)."""
+    return [shipped_reference() / name for name in SHIPPED]
+
+
+def verify(cases_path: Path | None = None, data_dir: Path | None = None,
+           tol: float = TOLERANCE) -> list[CaseResult]:
+    """Run every case of a reference file (data in ``data/`` beside it by default); with no
+    file, every shipped case file."""
+    if cases_path is None:
+        return [r for path in shipped_cases() for r in verify(path, data_dir, tol)]
     cases_path = Path(cases_path)
     data_dir = Path(data_dir) if data_dir else cases_path.parent / "data"
     return [run_case(c, data_dir, tol) for c in load_cases(cases_path)]

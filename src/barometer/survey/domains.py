@@ -1,0 +1,410 @@
+"""Domains and linearisable statistics: the machinery the estimators share.
+
+A domain (``by=``) never drops rows: its influence values are zero outside the domain, so the
+variance keeps the whole design (Lumley 2010, sec. 2.3). :class:`Domains` holds the domain
+codes of the rows and what does not depend on the estimated variable; :class:`Linear`
+computes a total, mean or ratio per domain from any weight vector or matrix, with its
+influence values (Särndal, Swensson & Wretman 1992, sec. 5.5-5.9) and design effects
+(Kish 1965).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+from barometer.survey.design import Design, Stage
+from barometer.survey.errors import EstimationError
+from barometer.survey.grouping import factorize_counts
+from barometer.survey.variance import Influence, combined_index
+
+
+class Domains:
+    """Domain membership of rows: ``codes`` in 0..k-1, or -1 (out of all domains).
+
+    What does not depend on the estimated variable (rows and sums of weights per domain,
+    the cluster x domain index of each stage, degrees of freedom, the domain indicator for
+    replicate weights) is computed once here; domains are kept in the design's cache, so
+    estimates of several variables on the same domains share them.
+    """
+
+    def __init__(self, codes: np.ndarray, labels: list[object], by: str | None,
+                 weights: np.ndarray | None = None, stage: Stage | None = None,
+                 n: np.ndarray | None = None) -> None:
+        self.codes = codes
+        self.labels = labels
+        self.by = by
+        self.weights = weights  # with a stage: positive on every row in a domain
+        self.stage = stage  # the design's first stage (weights per cluster x domain)
+        if n is not None:
+            self.__dict__["n"] = n  # rows per domain, when already counted
+        self.index: dict[object, object] = {}  # per stage: cluster x domain index...
+        self._degf: dict[int, float] = {}
+        self._replicate_sums: tuple[np.ndarray, np.ndarray] | None = None
+
+    @property
+    def k(self) -> int:
+        return len(self.labels)
+
+    @cached_property
+    def ext(self) -> np.ndarray:
+        """Codes with k (an extra bin, dropped) for rows out of every domain."""
+        return self.codes if self.all_inside else np.where(self.codes >= 0, self.codes, self.k)
+
+    @cached_property
+    def clusters(self) -> np.ndarray | None:
+        """Sums of weights per first-stage cluster x domain (n_clusters x k), from one
+        ``np.bincount`` over the combined index, which the variance reuses. Weights are
+        positive on the domains' rows, so a cluster has rows in a domain exactly where its
+        sum is positive (the degrees of freedom)."""
+        st = self.stage
+        if st is None or self.weights is None:
+            return None
+        idx, width = combined_index(st.clusters, self.codes, self.k,
+                                    inside=self.all_inside)
+        self.index[0] = (idx, width)
+        size = st.n_clusters * width
+        wsum = np.bincount(idx, weights=self.weights, minlength=size)
+        wsum = wsum.reshape(st.n_clusters, width)[:, : self.k]
+        self.index[("base", 0)] = (self.weights, wsum)  # the variance's totals of w
+        return wsum
+
+    def centre(self, y: np.ndarray) -> float:
+        """A centre of ``y`` on the domains' rows: the mean of (up to) their first 1,024."""
+        head = self.codes[:4096] >= 0
+        rows = np.flatnonzero(head)[:1024] if head.any() else \
+            np.flatnonzero(self.codes >= 0)[:1024]
+        c = float(np.mean(y[rows])) if rows.size else 0.0
+        return c if np.isfinite(c) else 0.0
+
+    @cached_property
+    def inside(self) -> np.ndarray:
+        """Rows in a domain."""
+        return self.codes >= 0
+
+    @cached_property
+    def all_inside(self) -> bool:
+        return bool(self.inside.all())
+
+    def sums(self, values: np.ndarray) -> np.ndarray:
+        """Per-domain sums (``np.bincount``; a single domain: ``np.sum``, which adds in
+        pairs, where all rows add to the same total); values of rows out of every domain
+        are ignored."""
+        if self.k == 1:
+            if self.all_inside:
+                return np.array([np.sum(values)])
+            return np.array([np.sum(values, where=self.inside)])
+        return np.bincount(self.ext, weights=values, minlength=self.k + 1)[: self.k]
+
+    def _weights(self) -> np.ndarray:
+        assert self.weights is not None
+        return self.weights
+
+    @cached_property
+    def n(self) -> np.ndarray:
+        """Rows per domain."""
+        if self.k == 1:
+            return np.array([self.codes.size if self.all_inside
+                             else np.count_nonzero(self.inside)])
+        return np.bincount(self.ext, minlength=self.k + 1)[: self.k]
+
+    @cached_property
+    def sum_w(self) -> np.ndarray:
+        if self.clusters is not None:
+            return self.clusters.sum(axis=0)
+        return self.sums(self._weights())
+
+    @cached_property
+    def sum_w2(self) -> np.ndarray:
+        w = self._weights()
+        return self.sums(w * w)
+
+    @cached_property
+    def rows(self) -> np.ndarray:
+        """The rows in a domain, in order."""
+        return np.flatnonzero(self.inside)
+
+    @cached_property
+    def indicator(self) -> sparse.csc_matrix:
+        """The k x n domain indicator of the rows in a domain (for replicate weights).
+
+        Column-compressed, one entry per row in a domain (its entries are ``rows`` in
+        order): the product with an n x R weight matrix then reads the matrix once, row
+        after row (adding the rows in the same order as the row-compressed product)."""
+        rows = self.rows
+        indptr = np.zeros(self.codes.size + 1, dtype=np.intp)
+        np.cumsum(self.inside, out=indptr[1:])
+        return sparse.csc_matrix((np.ones(rows.size), self.codes[rows], indptr),
+                                 shape=(self.k, self.codes.size))
+
+    def weighted_indicator(self, values: np.ndarray) -> sparse.csc_matrix:
+        """The domain indicator holding ``values`` (n,) in place of the ones."""
+        ind = self.indicator
+        return sparse.csc_matrix((values[self.rows], ind.indices, ind.indptr),
+                                 shape=ind.shape)
+
+    def replicate_sums(self, w: np.ndarray) -> np.ndarray:
+        """Sums of the weight matrix ``w`` (n x R) per domain (k x R), kept for ``w``."""
+        hit = self._replicate_sums
+        if hit is None or hit[0] is not w:
+            hit = self._replicate_sums = (w, np.asarray(self.indicator @ w))
+        return hit[1]
+
+    def degf(self, design: Design) -> np.ndarray:
+        """Design degrees of freedom of every domain (R's ``degf`` of the domain's subset):
+        one ``np.bincount`` for a linearisation design, the rank of each domain's replicate
+        weights for a replicate design (computed on two threads)."""
+        if not self._degf:
+            if design.replicates is None:
+                values = (design.domain_degf(self.codes, self.k) if self.clusters is None
+                          else design.degf_from_counts(self.clusters > 0)).tolist()
+            elif self.k == 1:
+                values = [design.degf(self.codes == 0)]
+            else:
+                positive = design.weights > 0
+                masks = [(self.codes == j) & positive for j in range(self.k)]
+                values = [r - 1 for r in design.replicates.ranks_of(masks)]
+            self._degf.update(enumerate(values))
+        return np.array([float(self._degf[j]) for j in range(self.k)])
+
+
+def numeric_column(design: Design, name: str) -> np.ndarray:
+    """A numeric column as float64 with NaN for missing values (a float64 column as it is,
+    without a copy)."""
+    col = design.column(name)
+    if col.dtype == np.float64:
+        return col.to_numpy()
+    if not (pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col)):
+        conv = pd.to_numeric(col, errors="coerce")
+        if conv.notna().sum() < col.notna().sum():
+            bad = col[conv.isna() & col.notna()].iloc[0]
+            raise EstimationError(
+                f"column {name!r} is not numeric", where=f"column {name}", value=bad,
+                hint="use stat='proportion' for a categorical variable",
+            )
+        col = conv
+    return col.to_numpy(dtype=float, na_value=np.nan)
+
+
+def has_nan(values: np.ndarray) -> bool:
+    """Whether a float array has a NaN: its minimum propagates NaN (one pass, no mask)."""
+    return bool(values.size) and bool(np.isnan(values.min()))
+
+
+def factor_codes(design: Design, by: str) -> tuple[np.ndarray, list[object], np.ndarray]:
+    """Codes of a domain column (-1: missing), its distinct values and their numbers of
+    rows, kept in the cache."""
+    key = ("factor", by)
+    hit = design.cache.get(key)
+    if hit is None:
+        col = design.column(by)
+        values = col.to_numpy()
+        if values.dtype.kind in "iu":
+            codes, uniques, counts = factorize_counts(values)
+            hit = (codes, uniques.tolist(), counts)
+        else:
+            codes, uniq = pd.factorize(col)
+            codes = codes.astype(np.intp, copy=False)
+            hit = (codes, pd.Index(uniq).tolist(),
+                   np.bincount(codes + 1, minlength=len(uniq) + 1)[1:])
+        design.cache[key] = hit
+    return hit  # type: ignore[return-value]
+
+
+def domains(design: Design, valid: np.ndarray | None, by: str | None) -> Domains:
+    """The domains of ``by`` among the ``valid`` rows, cached in the design per column and
+    set of valid rows. ``valid`` must leave out the rows without a positive weight (None:
+    all rows, whose weights are then all positive)."""
+    all_valid = valid is None or bool(valid.all())
+    packed = None if all_valid else np.packbits(valid).tobytes()
+    key = ("domains", by, None if packed is None else hash(packed))
+    hit = design.cache.get(key)
+    if hit is not None and hit[0] == packed:  # type: ignore[index]
+        return hit[1]  # type: ignore[index]
+    if by is None:
+        if valid is not None and not valid.any():
+            raise EstimationError("no rows with a non-missing value and a positive weight",
+                                  hint="check the variable and the design's weights")
+        # every row in the one domain: a read-only view of zeros, with no memory behind it
+        codes = np.broadcast_to(np.intp(0), (design.n,)) if all_valid \
+            else np.where(valid, 0, -1)
+        dom = Domains(codes, [None], None, design.weights, design.stages[0])
+    else:
+        codes_all, uniques, level_n = factor_codes(design, by)
+        if valid is None or all_valid:
+            cand = codes_all
+        else:
+            cand = np.where(valid, codes_all, -1)
+            level_n = np.bincount(cand + 1, minlength=len(uniques) + 1)[1:]
+        present = np.flatnonzero(level_n)
+        if not present.size:
+            raise EstimationError("every domain is empty", where=f"by={by}",
+                                  hint="check the domain variable and missing values")
+        order = sorted(range(present.size), key=lambda j: sort_key(uniques[present[j]]))
+        labels = [uniques[present[j]] for j in order]
+        if present.size == len(uniques) and order == list(range(present.size)) \
+                and (present == np.arange(present.size)).all():
+            codes = cand
+        else:
+            remap = np.full(len(uniques) + 1, -1, dtype=np.intp)
+            remap[present[order] + 1] = np.arange(present.size)
+            codes = remap[cand + 1]
+        dom = Domains(codes, labels, by, design.weights, design.stages[0],
+                       n=level_n[present[order]])
+    if len(design.cache) > 64:  # bound the memory kept by a long-lived design
+        design.cache.clear()
+    design.cache[key] = (packed, dom)
+    return dom
+
+
+def level_match(col: pd.Series, level: object) -> pd.Series:
+    """Rows where ``col == level``; a numeric column is compared as numbers (so the level
+    ``"1"`` read from a text file matches 1 and 1.0), anything else as text."""
+    if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+        try:
+            return col == float(level)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            pass
+    return col.astype(str) == str(level)
+
+
+def sort_key(v: object) -> tuple[int, object]:
+    return (0, v) if isinstance(v, int | float | np.number) else (1, str(v))
+
+
+@dataclass(frozen=True)
+class Linear:
+    """A linearisable statistic: per-domain estimates from any weight matrix, and influence.
+
+    ``y`` (and ``x``) may hold anything on rows out of every domain: those rows are ignored.
+    """
+
+    kind: str
+    y: np.ndarray
+    x: np.ndarray | None
+    dom: Domains
+
+    def point(self, w: np.ndarray) -> np.ndarray:
+        """Estimates (k,) for weights (n,), or (k, R) for a weight matrix (n, R)."""
+        dom = self.dom
+        if w.ndim == 1:
+            ty = dom.sums(w * self.y)
+            if self.kind == "total":
+                return ty
+            td = dom.sums(w * self.x) if self.kind == "ratio" else dom.sums(w)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                return ty / td
+        # replicate weights: the domain sums of every column are one sparse product
+        # (k x n domain indicator holding y) @ (n x R); the sums of weights are kept
+        ty = np.asarray(dom.weighted_indicator(self.y) @ w)
+        if self.kind == "total":
+            return ty
+        if self.kind == "ratio":
+            assert self.x is not None
+            td = np.asarray(dom.weighted_indicator(self.x) @ w)
+        else:
+            td = dom.replicate_sums(w)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return ty / td
+
+    def influence(self, w: np.ndarray, est: np.ndarray) -> Influence:
+        """Influence values: w y (total), w (y - m) / sum w (mean), w (y - R x) / sum w x
+        (ratio) on the domain's rows; the division is applied to the cluster totals."""
+        return self.fit(w, est=est)[1]
+
+    def fit(self, w: np.ndarray, *, est: np.ndarray | None = None,
+            stage: Stage | None = None) -> tuple[np.ndarray, Influence, np.ndarray]:
+        """Estimates, influence values and the sums of squares of the design effect,
+        sum_i w_i (r_i - rbar)^2 per domain (r the deff's variable, see ``design_effects``).
+
+        A mean or total is computed on y - c, c a centre of y (the mean of its first rows):
+        sum w (y - m)^2 = sum w (y - c)^2 - (m - c)^2 sum w, and the influence values
+        w (y - m) = w (y - c) - (m - c) w, so a few passes over the rows give all three
+        without cancellation. With ``stage`` (a linearisation design without weighting
+        steps), the cluster x domain totals of that first stage also give the estimates.
+        """
+        dom = self.dom
+        own = w is dom.weights
+        sw = dom.sum_w if own else dom.sums(w)
+        if self.kind == "ratio":
+            return self._fit_ratio(w, sw, est, own)
+        c0 = dom.centre(self.y)
+        v = self.y - c0
+        wv = w * v
+        totals = None
+        if est is None:
+            if stage is not None and own:
+                a = Influence.compact(wv, dom.codes, dom.k, index=dom.index)
+                totals = {0: a.group_totals(stage.clusters, stage.n_clusters, key=0)}
+                tv = totals[0].sum(axis=0)
+            else:
+                tv = dom.sums(wv)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                est = tv + c0 * sw if self.kind == "total" else c0 + tv / sw
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = est / sw if self.kind == "total" else est
+            delta = mean - c0
+            np.multiply(wv, v, out=v)
+            ssq = dom.sums(v) - delta * delta * sw
+            index = dom.index if own else None
+            if self.kind == "total":  # z = w y = w (y - c) + c w
+                infl = Influence.compact(wv, dom.codes, dom.k, offset=np.full(dom.k, -c0),
+                                         base=w, index=index, totals=totals)
+            else:
+                infl = Influence.compact(wv, dom.codes, dom.k, offset=delta, base=w,
+                                         scale=1.0 / sw, index=index, totals=totals)
+        return est, infl, ssq
+
+    def _fit_ratio(self, w: np.ndarray, sw: np.ndarray, est: np.ndarray | None, own: bool
+                   ) -> tuple[np.ndarray, Influence, np.ndarray]:
+        assert self.x is not None
+        dom = self.dom
+        td = dom.sums(w * self.x)
+        if est is None:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                est = dom.sums(w * self.y) / td
+        u = self.y - np.append(est, 0.0)[dom.ext] * self.x
+        wu = w * u
+        with np.errstate(invalid="ignore", divide="ignore"):
+            infl = Influence.compact(wu, dom.codes, dom.k, scale=1.0 / td,
+                                     index=dom.index if own else None)
+            # r = u / X, rbar = sum w r / sum w
+            a = dom.sums(wu)
+            ssq = (dom.sums(wu * u) - a * a / sw) / (td * td)
+        return est, infl, ssq
+
+
+def design_effects(dom: Domains, kind: str, ssq: np.ndarray, var: np.ndarray
+          ) -> tuple[np.ndarray, np.ndarray]:
+    """R's deff (SRS without replacement) and the with-replacement version, per domain:
+    s^2 = sum w (r - rbar)^2 / sum w * n / (n - 1), r = y, or (y - R x) / X for a ratio."""
+    n = dom.n.astype(float)
+    big_n = dom.sum_w
+    with np.errstate(invalid="ignore", divide="ignore"):
+        s2 = ssq / big_n * n / (n - 1)
+        factor = big_n**2 if kind in ("total", "ratio") else np.ones_like(big_n)
+        v_wr = s2 * factor / n
+        v_wor = np.where(big_n >= n, v_wr * (big_n - n) / big_n, np.nan)
+        return var / v_wor, var / v_wr
+
+
+def resolve_df(design: Design, df: str | float, rows: np.ndarray | None) -> float:
+    if isinstance(df, str):
+        if df == "inf":
+            return float("inf")
+        if df == "design":
+            return float(design.degf(rows))
+        raise EstimationError("unknown df", value=df, hint="use 'inf', 'design' or a number")
+    return float(df)
+
+
+def method_name(design: Design) -> str:
+    if design.replicates is not None:
+        return f"replicates ({design.replicates.type})"
+    if design.weighting:
+        return "linearization (weighting residuals)"
+    return "linearization"

@@ -1,0 +1,81 @@
+"""Grouping helpers: integer codes of columns and of their combinations, first rows of groups.
+
+Every group sum in the engine is an ``np.bincount`` over codes 0..K-1 made here once; these
+helpers know nothing of designs (they sit below :mod:`barometer.survey.design`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Codes 0..K-1 of a column in the sorted order of its distinct values, and those values.
+
+    Missing values get the last code (as ``groupby(sort=True, dropna=False)``). Integers
+    spanning a range of at most a few times the number of rows are coded in O(n) with a
+    lookup table (``np.bincount``); anything else by hashing (``pd.factorize``).
+    """
+    codes, uniques, _ = factorize_counts(values)
+    return codes, uniques
+
+
+def factorize_counts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`factorize`, with the number of rows of each distinct value (for integers a
+    by-product of the lookup table; otherwise one more ``np.bincount``)."""
+    v = np.asarray(values)
+    if v.dtype.kind in "iu" and v.size:
+        lo, hi = int(v.min()), int(v.max())
+        if hi - lo <= max(4 * v.size, 1 << 16):
+            # np.bincount copies a read-only array (e.g. a column of a copy-on-write frame)
+            # at every call: the codes are a writeable array, copied once here if need be
+            shifted = v.astype(np.intp, copy=not v.flags.writeable)
+            if lo:
+                shifted = shifted - lo
+            counts = np.bincount(shifted, minlength=hi - lo + 1)
+            present = counts > 0
+            if present.all():  # already the codes 0..K-1
+                return shifted, np.arange(lo, hi + 1), counts
+            lookup = np.cumsum(present) - 1
+            return lookup[shifted], np.flatnonzero(present) + lo, counts[present]
+    codes, uniques = pd.factorize(v, sort=True, use_na_sentinel=False)
+    codes = codes.astype(np.intp, copy=False)
+    return codes, np.asarray(uniques), np.bincount(codes, minlength=len(uniques))
+
+
+def group_codes(*columns: np.ndarray) -> np.ndarray:
+    """Integer codes 0..K-1 of the combinations of the given columns (sorted order)."""
+    codes = factorize(columns[0])[0]
+    for col in columns[1:]:
+        more, levels = factorize(col)
+        # lexicographic order of (previous code, this code) is the sorted order of the pairs
+        codes = factorize(codes * len(levels) + more)[0]
+    return codes
+
+
+def first_rows(codes: np.ndarray, k: int | None = None, *, complete: bool = False
+               ) -> np.ndarray:
+    """The first row of each code 0..k-1 (-1 for a code that does not occur).
+
+    With ``complete`` (every code 0..k-1 occurs, as after :func:`factorize`) the rows are
+    scanned in blocks of doubling size, stopping once every code has been seen: usually
+    after a small part of the rows, and never more than one pass over them.
+    """
+    k = int(codes.max()) + 1 if k is None else k
+    first = np.full(k, -1, dtype=np.intp)
+    block = max(1 << 15, 8 * k)
+    if not complete or codes.size <= 4 * block:
+        first[codes[::-1]] = np.arange(codes.size)[::-1]
+        return first
+    start = found = 0
+    while start < codes.size and found < k:
+        chunk = codes[start:start + block]
+        part = np.full(k, -1, dtype=np.intp)
+        part[chunk[::-1]] = np.arange(start, start + chunk.size)[::-1]
+        new = (first < 0) & (part >= 0)
+        first[new] = part[new]
+        found += int(np.count_nonzero(new))
+        start += block
+        block *= 2
+    return first

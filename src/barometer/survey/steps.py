@@ -1,0 +1,29 @@
+"""The weighting-step protocol: what a design records of each weighting step.
+
+Calibration, trimming and nonresponse adjustment all record a step with this interface, so
+that linearised variances (through ``residuals``) and replicate designs (through ``reapply``)
+account for every step without knowing its kind (Lumley 2010, sec. 7.4; Deville and
+Särndal 1992 for the calibration residuals).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+
+class WeightingStep(Protocol):
+    """A weighting step recorded in a design (calibration, trimming, nonresponse adjustment).
+
+    ``d`` are the weights before the step. ``residuals`` transforms influence values so that
+    linearised variances account for the step; ``reapply`` performs the same step on other
+    starting weights (each column of a replicate weight matrix).
+    """
+
+    method: str
+    d: np.ndarray
+
+    def residuals(self, z: np.ndarray) -> np.ndarray: ...
+
+    def reapply(self, weights: np.ndarray) -> np.ndarray: ...
