@@ -36,6 +36,7 @@ from barometer.publish.report import (
     g_weights,
     markdown_fragment,
     md_table,
+    reflow_tables,
     write_figures,
     write_scoreboard,
 )
@@ -494,8 +495,8 @@ def render_note(context: dict[str, Any]) -> str:
 
 def markdown_to_html(text: str, title: str) -> str:
     """A standalone HTML page from the note's Markdown (CommonMark + tables)."""
-    return environment().get_template("note.html.j2").render(title=title,
-                                                             body=markdown_fragment(text))
+    return reflow_tables(environment().get_template("note.html.j2").render(
+        title=title, body=markdown_fragment(text)))
 
 
 def write_note_and_report(result: RunResult, folder: Path) -> None:

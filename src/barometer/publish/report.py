@@ -119,6 +119,16 @@ def markdown_fragment(text: str) -> str:
     return re.sub(r'<(t[hd]) style="text-align:right">', r'<\1 class="r">', body)
 
 
+def reflow_tables(html: str) -> str:
+    """Wrap every table of a page in a keyboard-focusable region that scrolls on its own, so
+    that the page itself reflows at 320 CSS px without horizontal scrolling (WCAG 2.1
+    success criterion 1.4.10, Reflow; data tables may scroll in two dimensions)."""
+    return re.sub(r"(<table\b.*?</table>)",
+                  r'<div class="table-wrap" role="region" tabindex="0" '
+                  r'aria-label="Table (scrolls horizontally on narrow screens)">\1</div>',
+                  html, flags=re.S)
+
+
 def environment() -> jinja2.Environment:
     """The Jinja2 environment of the packaged templates (``barometer/templates``)."""
     env = jinja2.Environment(loader=jinja2.PackageLoader("barometer.publish", "templates"),
@@ -602,5 +612,5 @@ def write_scoreboard(result: RunResult, folder: Path, charts: Charts,
         admin=context["admin"], services_table=markdown_fragment(context["admin"]["figures"]),
         level=_level(result))
     path = folder / "scoreboard.html"
-    path.write_text(html, encoding="utf-8")
+    path.write_text(reflow_tables(html), encoding="utf-8")
     return path
