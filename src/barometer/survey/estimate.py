@@ -23,7 +23,8 @@ uses V_srswr = s^2 / n. ``n_eff`` is Kish's effective sample size (sum w)^2 / su
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -34,7 +35,9 @@ from barometer.survey.calibrate import calibrations
 from barometer.survey.ci import IntervalInput, interval, t_quantile
 from barometer.survey.design import Design
 from barometer.survey.domains import (
+    Domains,
     Linear,
+    by_name,
     design_effects,
     domains,
     has_nan,
@@ -47,89 +50,192 @@ from barometer.survey.domains import (
 from barometer.survey.errors import EstimationError
 from barometer.survey.quantile import estimate_quantiles
 from barometer.survey.results import COLUMNS, Estimates
-from barometer.survey.variance import linearized_variance
+from barometer.survey.variance import Influence, linearized_variance
 
-Statistic = Literal["mean", "total", "ratio", "proportion", "quantile"]
-STATISTICS: tuple[str, ...] = ("mean", "total", "ratio", "proportion", "quantile")
+Statistic = Literal["mean", "total", "ratio", "proportion", "quantile", "var"]
+STATISTICS: tuple[str, ...] = ("mean", "total", "ratio", "proportion", "quantile", "var")
 QRULES: tuple[str, ...] = ("math", "hf7")
+Subset = Mapping[str, object] | np.ndarray | pd.Series | None
+
+
 def estimate(
     design: Design,
     stat: Statistic,
-    y: str,
+    y: str | Sequence[str],
     *,
     x: str | None = None,
     level: object | Sequence[object] | None = None,
     q: float | Sequence[float] = 0.5,
     qrule: str = "math",
-    by: str | None = None,
+    by: str | Sequence[str] | None = None,
+    domain: Subset = None,
     ci: str | None = None,
     ci_level: float = 0.95,
     df: str | float = "design",
+    covariance: bool = False,
 ) -> Estimates:
     """Estimate a statistic of ``y`` with its SE, interval and diagnostics.
 
     ``stat``: ``mean``, ``total``, ``ratio`` (``y``/``x``), ``proportion`` (share of
-    ``y == level``; every level when ``level`` is None) or ``quantile`` (``q``, ``qrule``).
-    ``by``: domain variable. ``ci``: interval rule (default ``wald``, ``logit`` for
-    proportions, ``woodruff`` for quantiles). ``df``: ``design`` (#PSU - #strata of the
-    domain), ``inf`` or a number.
+    ``y == level``; every level when ``level`` is None), ``quantile`` (``q``, ``qrule``) or
+    ``var`` (R's ``svyvar``: sum w (y - ybar)^2 / sum w * n / (n - 1), n the rows with an
+    observed ``y`` and a positive weight in the domain; its SE is that of the mean of
+    (y - ybar)^2 n / (n - 1) with ybar held fixed, and on a replicate design every
+    replicate recomputes its own mean, as R does). ``total`` with ``level``: the total of
+    ``y == level`` (every level of a text or categorical ``y`` when ``level`` is None, as
+    R's ``svytotal(~factor(y))``). ``y`` may list several variables (rows stacked).
+    ``by``: a domain column, or several (their combinations present in the data, labelled
+    ``"E|Yes"``). ``domain``: estimate in a subpopulation only, ``{column: value}`` (all
+    must hold) or a boolean mask, as R's ``subset(design, ...)``: the design stays whole
+    for the variance. ``ci``: interval rule (default ``wald``, ``logit`` for proportions,
+    ``woodruff`` for quantiles; for proportions also ``xlogit``, ``beta``, ``wilson``,
+    ``likelihood``, ``asin``). ``df``: ``design`` (#PSU - #strata of the domain), ``inf``
+    or a number. ``covariance``: also compute the covariance matrix of all the estimates
+    (``Estimates.vcov()``, used by :func:`barometer.survey.contrast.contrast`).
     """
     if stat not in STATISTICS:
         raise EstimationError(f"unknown statistic {stat!r}", hint=f"use one of {STATISTICS}")
+    ys = [y] if isinstance(y, str) else list(y)
+    if not ys:
+        raise EstimationError("no variable to estimate", hint="pass y='column'")
+    subset = subset_rows(design, domain)
     if stat == "quantile":
+        if covariance:
+            raise EstimationError("covariance=True is not available for quantiles",
+                                  hint="use a mean, total, ratio, proportion or var")
         qs = [q] if isinstance(q, int | float) else list(q)
-        return estimate_quantiles(design, y, qs, qrule=qrule, by=by, ci=ci or "woodruff",
-                                  ci_level=ci_level, df=df)
-    if stat == "proportion":
-        col = design.column(y)
-        levels = (sorted(pd.unique(col.dropna()).tolist(), key=sort_key) if level is None
-                  else list(level) if isinstance(level, list | tuple) else [level])
-        tables = []
-        for lev in levels:
-            match = level_match(col, lev)
-            binary = pd.api.types.is_numeric_dtype(col) and col.dropna().isin([0, 1]).all()
-            if not match.any() and not (binary and lev in (0, 1)):
+        return Estimates(pd.concat([
+            estimate_quantiles(design, v, qs, qrule=qrule, by=by, ci=ci or "woodruff",
+                               ci_level=ci_level, df=df, subset=subset).table
+            for v in ys], ignore_index=True))
+    tables: list[pd.DataFrame] = []
+    blocks: list[_Block] = []
+    for yname in ys:
+        col = design.column(yname)
+        categorical = not (pd.api.types.is_numeric_dtype(col)
+                           or pd.api.types.is_bool_dtype(col))
+        if stat == "proportion" or (stat == "total" and (level is not None or categorical)):
+            levels = (sorted(pd.unique(col.dropna()).tolist(), key=sort_key)
+                      if level is None
+                      else list(level) if isinstance(level, list | tuple) else [level])
+            for lev in levels:
+                match = level_match(col, lev)
+                binary = pd.api.types.is_numeric_dtype(col) and col.dropna().isin([0, 1]).all()
+                if not match.any() and not (binary and lev in (0, 1)):
+                    raise EstimationError(
+                        f"level {lev!r} does not occur in column {yname!r}",
+                        where=f"column {yname}", value=lev,
+                        hint=f"levels present: {sorted(map(str, col.dropna().unique()))}",
+                    )
+                values = np.where(col.isna(), np.nan, match.to_numpy(float))
+                default = "logit" if stat == "proportion" else "wald"
+                table, block = _linear_estimates(design, stat, values, None, yname, lev, by,
+                                                 ci or default, ci_level, df, subset)
+                tables.append(table)
+                blocks.append(block)
+            continue
+        if stat == "ratio" and x is None:
+            raise EstimationError("a ratio needs a denominator", hint="pass x='column'")
+        yv = numeric_column(design, yname)
+        xv = numeric_column(design, x) if x is not None else None
+        if xv is not None and stat != "ratio":
+            raise EstimationError("x is only used by stat='ratio'", value=x)
+        table, block = _linear_estimates(design, stat, yv, xv, yname, None, by, ci or "wald",
+                                         ci_level, df, subset)
+        tables.append(table)
+        blocks.append(block)
+    out = pd.concat(tables, ignore_index=True) if len(tables) > 1 else tables[0]
+    if not covariance:
+        return Estimates(out)
+    design_df = resolve_df(design, df, subset if subset is not None else None)
+    return Estimates(out, _joint_covariance(design, blocks), design_df)
+
+
+def subset_rows(design: Design, domain: Subset) -> np.ndarray | None:
+    """The rows of a subpopulation (R's ``subset(design, ...)``): a mapping
+    ``{column: value}`` (every condition holds; a missing value never matches) or a boolean
+    mask of the design's rows."""
+    if domain is None:
+        return None
+    if isinstance(domain, Mapping):
+        if not domain:
+            return None
+        mask = np.ones(design.n, dtype=bool)
+        for column, value in domain.items():
+            col = design.column(str(column))
+            match = level_match(col, value).to_numpy(bool) & col.notna().to_numpy()
+            if not match.any():
                 raise EstimationError(
-                    f"level {lev!r} does not occur in column {y!r}", where=f"column {y}",
-                    value=lev, hint=f"levels present: {sorted(map(str, col.dropna().unique()))}",
-                )
-            values = np.where(col.isna(), np.nan, match.to_numpy(float))
-            tables.append(_linear_estimates(design, "proportion", values, None, y, lev, by,
-                                            ci or "logit", ci_level, df))
-        return Estimates(pd.concat(tables, ignore_index=True))
-    if stat == "ratio" and x is None:
-        raise EstimationError("a ratio needs a denominator", hint="pass x='column'")
-    yv = numeric_column(design, y)
-    xv = numeric_column(design, x) if x is not None else None
-    if xv is not None and stat != "ratio":
-        raise EstimationError("x is only used by stat='ratio'", value=x)
-    return Estimates(_linear_estimates(design, stat, yv, xv, y, None, by, ci or "wald",
-                                       ci_level, df))
+                    f"the domain {column} = {value!r} has no rows", where=f"column {column}",
+                    value=value,
+                    hint=f"values present: {sorted(map(str, col.dropna().unique()))[:20]}")
+            mask &= match
+        return mask
+    mask = np.asarray(domain)
+    if mask.dtype != bool or mask.shape != (design.n,):
+        raise EstimationError("domain= must be {column: value} or a boolean mask of the rows",
+                              value=f"{mask.dtype} array of shape {mask.shape}",
+                              hint=f"pass a boolean array of length {design.n}")
+    return mask
+
+
+@dataclass(frozen=True, eq=False)
+class _Block:
+    """What the covariance of one table of estimates needs: the estimates, and their
+    influence values (linearisation) or replicate estimates."""
+
+    estimate: np.ndarray
+    influence: Influence | None
+    replicates: np.ndarray | None
+
+
+def _joint_covariance(design: Design, blocks: list[_Block]) -> np.ndarray:
+    """The covariance matrix of every estimate of ``blocks`` (stacked in order): the
+    multistage variance of the stacked influence values (after the weighting steps'
+    residuals; Särndal et al. 1992, result 4.3.1 with a vector z), or the replicate
+    covariance scale x sum_r rscales_r (theta_r - centre)(theta_r - centre)' (R's
+    ``svrVar``) of the stacked replicate estimates (R's ``svyby(..., covmat = TRUE)``)."""
+    full = np.concatenate([b.estimate for b in blocks])
+    if design.replicates is not None:
+        reps = np.vstack([b.replicates for b in blocks if b.replicates is not None])
+        return design.replicates.covariance(full, reps)
+    dense = np.hstack([b.influence.to_dense() for b in blocks if b.influence is not None])
+    cov = linearized_variance(design, Influence(k=dense.shape[1], dense=dense), full=True)
+    return np.atleast_2d(cov)
 
 
 def _linear_estimates(design: Design, stat: str, y: np.ndarray, x: np.ndarray | None,
-                      yname: str, level: object, by: str | None, ci: str, ci_level: float,
-                      df: str | float) -> pd.DataFrame:
+                      yname: str, level: object, by: str | Sequence[str] | None, ci: str,
+                      ci_level: float, df: str | float, subset: np.ndarray | None = None
+                      ) -> tuple[pd.DataFrame, _Block]:
     w = design.weights
     positive = design.cache.get("positive")
     if positive is None:
         positive = design.cache["positive"] = bool((w > 0).all())
     valid: np.ndarray | None = None  # None: every row
-    if not positive or has_nan(y) or (x is not None and has_nan(x)):
+    if (not positive or has_nan(y) or (x is not None and has_nan(x))
+            or subset is not None):
         valid = ~np.isnan(y) & (w > 0)
         if x is not None:
             valid &= ~np.isnan(x)
+        if subset is not None:
+            valid &= subset
     dom = domains(design, valid, by)
-    kind = "mean" if stat == "proportion" else stat
-    lin = Linear(kind, y, x, dom)
+    kind = "mean" if stat in ("proportion", "var") else stat
     plain = design.replicates is None and not design.weighting
-    est, influence, ssq = lin.fit(w, stage=design.stages[0] if plain else None)
+    if stat == "var":
+        est, influence, ssq, lin, rep_lin = _variance_fit(y, dom, w, plain, design)
+    else:
+        lin = rep_lin = Linear(kind, y, x, dom)
+        est, influence, ssq = lin.fit(w, stage=design.stages[0] if plain else None)
     se_logit = np.full(dom.k, np.nan)
+    rep_est = None
     if design.replicates is not None:
         reps = design.replicates
-        rep_est = lin.point(reps.weights)
+        rep_est = rep_lin.point(reps.weights)
         var = reps.variance(est, rep_est)
-        if stat == "proportion" and ci == "logit":  # R: svyglm(y ~ 1) on each replicate
+        if stat == "proportion" and ci in ("logit", "likelihood"):
+            # R: svyglm(y ~ 1) on each replicate
             with np.errstate(divide="ignore", invalid="ignore"):
                 se_logit = np.sqrt(reps.variance(special.logit(est), special.logit(rep_est)))
     else:
@@ -156,20 +262,43 @@ def _linear_estimates(design: Design, stat: str, y: np.ndarray, x: np.ndarray | 
     ], dtype=float).reshape(k, 2)
     with np.errstate(invalid="ignore", divide="ignore"):
         cv = np.where(est != 0, se / np.abs(est), np.nan)
+    by_text = by_name(by)
     columns = {
         "statistic": [stat] * k, "variable": [yname] * k, "level": [level] * k,
-        "by": [by] * k, "domain": list(dom.labels), "estimate": est, "se": se, "cv": cv,
+        "by": [by_text] * k, "domain": list(dom.labels), "estimate": est, "se": se, "cv": cv,
         "ci_low": bounds[:, 0], "ci_high": bounds[:, 1], "ci_method": [ci] * k,
         "ci_level": np.full(k, ci_level), "df": dfs, "deff": deff_wor,
         "deff_replace": deff_wr, "n": n.astype(int), "n_eff": n_eff,
         "method": [method_name(design)] * k,
     }
-    return pd.DataFrame(columns, columns=COLUMNS)
+    block = _Block(np.asarray(est, float), influence if rep_est is None else None, rep_est)
+    return pd.DataFrame(columns, columns=COLUMNS), block
+
+
+def _variance_fit(y: np.ndarray, dom: Domains, w: np.ndarray, plain: bool, design: Design
+                  ) -> tuple[np.ndarray, Influence, np.ndarray, Linear, Linear]:
+    """R's ``svyvar`` per domain: the mean of u = (y - ybar_d)^2 n_d / (n_d - 1) over the
+    domain d (ybar_d its weighted mean, n_d its rows), whose linearisation holds ybar_d
+    fixed; replicates recompute ybar_d (a ``Linear`` of kind ``var``)."""
+    ybar = Linear("mean", y, None, dom).point(w)
+    n = dom.n.astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        factor = n / (n - 1)
+    centre = np.append(ybar, 0.0)[dom.ext]
+    u = np.where(dom.inside, (y - centre) ** 2 * np.append(factor, 0.0)[dom.ext], 0.0)
+    lin = Linear("mean", u, None, dom)
+    est, influence, ssq = lin.fit(w, stage=design.stages[0] if plain else None)
+    return est, influence, ssq, lin, Linear("var", y, None, dom)
 
 
 def mean(design: Design, y: str, **kw: object) -> Estimates:
     """Weighted mean of ``y`` (see :func:`estimate`)."""
     return estimate(design, "mean", y, **kw)  # type: ignore[arg-type]
+
+
+def var(design: Design, y: str, **kw: object) -> Estimates:
+    """Population variance of ``y`` (R's ``svyvar``; see :func:`estimate`)."""
+    return estimate(design, "var", y, **kw)  # type: ignore[arg-type]
 
 
 def total(design: Design, y: str, **kw: object) -> Estimates:
@@ -194,4 +323,4 @@ def quantile(design: Design, y: str, q: float | Sequence[float] = 0.5, **kw: obj
 
 
 __all__ = ["COLUMNS", "Estimates", "estimate", "mean", "proportion", "quantile", "ratio",
-           "t_quantile", "total"]
+           "t_quantile", "total", "var"]
