@@ -83,6 +83,10 @@ class IntervalInput:
     n_rows: int  # rows of the (domain) design, as R's nrow(design) (beta rule)
     degf: float  # design degrees of freedom of the (domain) design (beta rule)
     se_logit: float | None = None  # SE of logit(p) from replicates (logit rule)
+    # likelihood rule: R's IRLS start, sums over the model's rows of W0 = w~ mu0 (1 - mu0)
+    # and W0 eta0 + w~ (y - mu0), and the deviance at mu0 (w~ = w / mean w, mu0 =
+    # (w~ y + 1/2) / (w~ + 1), R's binomial()$initialize)
+    irls: tuple[float, float, float] | None = None
 
 
 def _wald(x: IntervalInput) -> tuple[float, float]:
@@ -139,7 +143,8 @@ def _likelihood(x: IntervalInput) -> tuple[float, float]:
     p = x.estimate
     se_b = x.se_logit if x.se_logit is not None else x.se / (p * (1.0 - p))
     m = float(x.n_rows)
-    lam = se_b * se_b * m * p * (1.0 - p)
+    b0, mu_prev = _irls_intercept(p, m, x.irls)
+    lam = se_b * se_b * m * mu_prev * (1.0 - mu_prev)
     a = (1.0 - x.level) / 2.0
     tq = float(stats.norm.ppf(a)) if not np.isfinite(x.df) else float(stats.t.ppf(a, x.df))
     if np.isfinite(x.df) and x.df <= 0:
@@ -148,11 +153,10 @@ def _likelihood(x: IntervalInput) -> tuple[float, float]:
     zmax = float(np.sqrt(stats.f.isf(alpha, 1, m - 1)))
     step = zmax / 5.0
     phi = x.n / (x.n - 1.0)
-    b0 = float(special.logit(p))
+    dev0 = _binomial_deviance(p, m, b0)
 
     def z_of(b: float, sign: float) -> float:
-        mu = float(special.expit(b))
-        dev = 2.0 * m * (p * np.log(p / mu) + (1.0 - p) * np.log((1.0 - p) / (1.0 - mu)))
+        dev = _binomial_deviance(p, m, b) - dev0
         return sign * float(np.sqrt(max(dev / phi, 0.0)))
 
     zs, bs = [0.0], [b0]
@@ -171,6 +175,36 @@ def _likelihood(x: IntervalInput) -> tuple[float, float]:
     srt = np.argsort(curve, kind="stable")
     lo_hi = np.interp(cut, curve[srt], grid[srt], left=np.nan, right=np.nan)
     return float(special.expit(lo_hi[0])), float(special.expit(lo_hi[1]))
+
+
+def _binomial_deviance(p: float, m: float, b: float) -> float:
+    """The deviance of the intercept-only model at b for a 0/1 outcome with mean p over
+    weights summing to m: -2 m (p log mu + (1 - p) log(1 - mu)), mu = expit(b)."""
+    return -2.0 * m * (p * float(special.log_expit(b)) + (1.0 - p) * float(special.log_expit(-b)))
+
+
+def _irls_intercept(p: float, m: float, start: tuple[float, float, float] | None
+                    ) -> tuple[float, float]:
+    """R's ``glm.fit`` of the intercept-only logistic model: the coefficient and the mean at
+    which the last iteration's working weights were computed (R's ``glm$weights``, which
+    its ``naive.cov`` uses). The first step starts from R's per-row mu0 (``start``); later
+    steps have one mean for all rows, b += (p - mu) / (mu (1 - mu)); iterations stop when
+    |dev - dev_old| < 1e-8 (|dev| + 0.1), at most 25. Without ``start``: logit(p)."""
+    if start is None:
+        return float(special.logit(p)), p
+    s_w, s_wz, dev_old = start
+    b = s_wz / s_w
+    mu_prev = float("nan")  # the first step's weights vary by row: no single mean
+    for _ in range(24):
+        dev = _binomial_deviance(p, m, b)
+        if abs(dev - dev_old) / (abs(dev) + 0.1) < 1e-8:
+            break
+        dev_old = dev
+        mu_prev = float(special.expit(b))
+        b += (p - mu_prev) / (mu_prev * (1.0 - mu_prev))
+    if not np.isfinite(mu_prev):
+        mu_prev = p
+    return b, mu_prev
 
 
 def fmm_spline(x: np.ndarray, y: np.ndarray, u: np.ndarray) -> np.ndarray:

@@ -249,6 +249,8 @@ def _linear_estimates(design: Design, stat: str, y: np.ndarray, x: np.ndarray | 
     n_rows_cal = design.n if (calibrations(design) and design.replicates is None) else None
     need_degf = df == "design" or ci == "beta"
     k = dom.k
+    irls = (_irls_start(y, w, dom, n_rows_cal) if stat == "proportion" and ci == "likelihood"
+            else None)
     degf = dom.degf(design) if need_degf else np.full(k, np.nan)
     dfs = degf if df == "design" else np.full(k, resolve_df(design, df, None))
     bounds = np.array([
@@ -256,7 +258,8 @@ def _linear_estimates(design: Design, stat: str, y: np.ndarray, x: np.ndarray | 
                                    level=ci_level, n=int(n[j]),
                                    n_rows=n_rows_cal or int(n[j]), degf=float(degf[j]),
                                    se_logit=float(se_logit[j]) if np.isfinite(se_logit[j])
-                                   else None),
+                                   else None,
+                                   irls=None if irls is None else tuple(irls[:, j])),
                  proportion=stat == "proportion")
         for j in range(k)
     ], dtype=float).reshape(k, 2)
@@ -273,6 +276,23 @@ def _linear_estimates(design: Design, stat: str, y: np.ndarray, x: np.ndarray | 
     }
     block = _Block(np.asarray(est, float), influence if rep_est is None else None, rep_est)
     return pd.DataFrame(columns, columns=COLUMNS), block
+
+
+def _irls_start(y: np.ndarray, w: np.ndarray, dom: Domains, n_rows: int | None
+                ) -> np.ndarray:
+    """Per domain (3 x k), the sums R's first IRLS step of ``svyglm(y ~ 1, quasibinomial)``
+    needs (see ``ci.IntervalInput.irls``): weights scaled to mean 1 over the model's rows
+    (the domain's, or all rows of a calibrated design, as R's subset keeps them)."""
+    rows = dom.n.astype(float) if n_rows is None else np.full(dom.k, float(n_rows))
+    scale = np.append(rows / dom.sum_w, 0.0)[dom.ext]
+    yy = np.where(dom.inside, y, 0.0)
+    wt = w * scale
+    mu0 = (wt * yy + 0.5) / (wt + 1.0)
+    work = wt * mu0 * (1.0 - mu0)
+    eta0 = np.log(mu0 / (1.0 - mu0))
+    dev0 = -2.0 * wt * (yy * np.log(mu0) + (1.0 - yy) * np.log1p(-mu0))
+    return np.vstack([dom.sums(work), dom.sums(work * eta0 + wt * (yy - mu0)),
+                      dom.sums(dev0)])
 
 
 def _variance_fit(y: np.ndarray, dom: Domains, w: np.ndarray, plain: bool, design: Design
