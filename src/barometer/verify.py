@@ -24,7 +24,7 @@ from barometer.survey.design import Design
 
 TOLERANCE = 1e-6
 # the shipped case files run by default (data/reference/README.md)
-SHIPPED = ("core.json", "extra.json")
+SHIPPED = ("core.json", "extra.json", "parity-estimators.json")
 
 
 @dataclass(frozen=True)
@@ -147,9 +147,11 @@ def compute(case: Mapping[str, Any], design: Design) -> dict[str, Any]:
     def as_dict(row: pd.Series) -> dict[str, float]:
         return {k: float(row[k]) for k in ("estimate", "se", "ci_low", "ci_high", "deff")}
 
-    if all_levels and e.get("by"):
-        return {f"{_key(r['level'])}|{_key(r['domain'])}": as_dict(r)
-                for _, r in table.iterrows()}
+    if all_levels and e.get("by"):  # keyed by domain, then level
+        nested: dict[str, dict[str, Any]] = {}
+        for _, r in table.iterrows():
+            nested.setdefault(_key(r["domain"]), {})[_key(r["level"])] = as_dict(r)
+        return nested
     if all_levels:
         return {_key(r["level"]): as_dict(r) for _, r in table.iterrows()}
     if e.get("by"):
@@ -206,7 +208,7 @@ def shipped_reference() -> Path:
 def shipped_cases() -> list[Path]:
     """The shipped case files that ``barometer verify`` runs by default (see the folder's
     README): the shared core cases, the extra cases (R 4.2.2, survey 4.1.1) and the
-    parity cases (survey 4.5)."""
+    estimator parity cases (survey 4.5)."""
     return [shipped_reference() / name for name in SHIPPED]
 
 

@@ -26,8 +26,10 @@
   b + k (z_max / 5) s_b, k = +/-1..9 while |z| < z_max = sqrt(F_{1-a*}(1, m - 1)),
   a* = Phi(t_{a/2} sqrt(lambda)) / 2, z = sign(k) sqrt((D(b_k) - D(b)) / phi) with
   D(b_k) - D(b) = 2 m (p log(p / mu) + (1 - p) log((1 - p) / (1 - mu))), mu = expit(b_k),
-  and phi = n / (n - 1) the dispersion (R's ``svyvar`` of the Pearson residuals, n the rows
-  with a positive weight); the limits are where R's interpolating cubic spline (Forsythe,
+  and phi the dispersion of the Pearson residuals r (R's ``summary.svyglm``: their
+  ``svyvar``, p (1 - p) / (mu (1 - mu)) n / (n - 1), n the rows with a positive weight;
+  on a replicate design sum w r^2 / sum w); mu and b come from R's IRLS iterations (its
+  last working weights give the model-based variance); the limits are where R's interpolating cubic spline (Forsythe,
   Malcolm & Moler 1977, ``spline(method = "fmm")``) of z against b_k, evaluated on
   3 x (number of points) equispaced b, reaches -/+ |t_{a/2}| sqrt(lambda) (linear
   interpolation, R's ``approx``), mapped back by expit.
@@ -87,6 +89,7 @@ class IntervalInput:
     # and W0 eta0 + w~ (y - mu0), and the deviance at mu0 (w~ = w / mean w, mu0 =
     # (w~ y + 1/2) / (w~ + 1), R's binomial()$initialize)
     irls: tuple[float, float, float] | None = None
+    replicate: bool = False  # a replicate design (the likelihood rule's dispersion)
 
 
 def _wald(x: IntervalInput) -> tuple[float, float]:
@@ -152,7 +155,11 @@ def _likelihood(x: IntervalInput) -> tuple[float, float]:
     alpha = float(stats.norm.cdf(tq * np.sqrt(lam))) / 2.0
     zmax = float(np.sqrt(stats.f.isf(alpha, 1, m - 1)))
     step = zmax / 5.0
-    phi = x.n / (x.n - 1.0)
+    mu = float(special.expit(b0))
+    if x.replicate:  # R's summary.svrepglm: sum w r^2 / sum w of the Pearson residuals r
+        phi = (p - 2.0 * p * mu + mu * mu) / (mu * (1.0 - mu))
+    else:  # R's summary.svyglm: svyvar(r) = p (1 - p) / (mu (1 - mu)) n / (n - 1)
+        phi = p * (1.0 - p) / (mu * (1.0 - mu)) * x.n / (x.n - 1.0)
     dev0 = _binomial_deviance(p, m, b0)
 
     def z_of(b: float, sign: float) -> float:

@@ -33,7 +33,8 @@ def contrast(estimates: Estimates,
     ``svycontrast``).
 
     ``coefficients``: a mapping {row label: coefficient} (labels of
-    :meth:`Estimates.keys`; rows not listed weigh 0) or a sequence with one coefficient per
+    :meth:`Estimates.keys`, or a domain's label alone when it names one row; rows not
+    listed weigh 0) or a sequence with one coefficient per
     row; or a mapping {name: such coefficients} for several named contrasts (one row each).
     ``ci_level`` defaults to the estimates' level, ``df`` to the design's df.
     """
@@ -82,6 +83,10 @@ def _vector(c: Coefficients, keys: list[str]) -> np.ndarray:
         index = {k: j for j, k in enumerate(keys)}
         for key, value in c.items():
             text = _key_text(key)
+            if text not in index:  # a domain's label alone, when it names one row
+                hits = [k for k in keys if k.endswith("/" + text)]
+                if len(hits) == 1:
+                    text = hits[0]
             if text not in index:
                 raise EstimationError(f"no estimate labelled {text!r} to contrast",
                                       value=key, hint=f"labels: {', '.join(keys[:30])}")

@@ -259,7 +259,8 @@ def _linear_estimates(design: Design, stat: str, y: np.ndarray, x: np.ndarray | 
                                    n_rows=n_rows_cal or int(n[j]), degf=float(degf[j]),
                                    se_logit=float(se_logit[j]) if np.isfinite(se_logit[j])
                                    else None,
-                                   irls=None if irls is None else tuple(irls[:, j])),
+                                   irls=None if irls is None else tuple(irls[:, j]),
+                                   replicate=design.replicates is not None),
                  proportion=stat == "proportion")
         for j in range(k)
     ], dtype=float).reshape(k, 2)
