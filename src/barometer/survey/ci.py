@@ -31,8 +31,8 @@
   on a replicate design sum w r^2 / sum w); mu and b come from R's IRLS iterations (its
   last working weights give the model-based variance); the limits are where R's
   interpolating cubic spline (Forsythe, Malcolm & Moler 1977, ``spline(method = "fmm")``)
-  of z against b_k, evaluated on 3 x (number of points) equispaced b, reaches -/+ |t_{a/2}| sqrt(lambda) (linear
-  interpolation, R's ``approx``), mapped back by expit.
+  of z against b_k, evaluated on 3 x (number of points) equispaced b, reaches
+  -/+ |t_{a/2}| sqrt(lambda) (linear interpolation, R's ``approx``), mapped back by expit.
 
 Proportions of exactly 0 or 1 have V(p) = 0, and every rule above degenerates (the logit is
 infinite, n* is 0/0). For them barometer returns the exact Clopper-Pearson interval with the
