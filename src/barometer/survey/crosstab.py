@@ -130,8 +130,7 @@ def crosstab(design: Design, row: str, col: str, *, domain: Subset = None,
     k = nr * nc
     rows = np.flatnonzero(valid)
     cell = rc[rows] + nr * cc[rows]  # rows vary fastest, as R's interaction()
-    onehot = sparse.csr_matrix((w[rows], (rows, cell)), shape=(design.n, k))
-    totals = np.asarray(onehot.sum(axis=0)).ravel()
+    totals = np.bincount(cell, weights=w[rows], minlength=k)
     n_cells = np.bincount(cell, minlength=k)
     reps = design.replicates
     if reps is not None:
@@ -140,8 +139,11 @@ def crosstab(design: Design, row: str, col: str, *, domain: Subset = None,
         v_t = reps.covariance(totals, rep_totals)
     else:
         rep_totals = None
+        # each row adds its weight to one cell total: the compact form (no n x K matrix)
+        column = np.full(design.n, -1, dtype=np.intp)
+        column[rows] = cell
         v_t = np.atleast_2d(linearized_variance(
-            design, Influence(k=k, dense=onehot.toarray()), full=True))
+            design, Influence.compact(w, column, k), full=True))
     r_of = np.tile(np.arange(nr), nc)
     c_of = np.repeat(np.arange(nc), nr)
     shares = {

@@ -199,9 +199,8 @@ def _joint_covariance(design: Design, blocks: list[_Block]) -> np.ndarray:
     if design.replicates is not None:
         reps = np.vstack([b.replicates for b in blocks if b.replicates is not None])
         return design.replicates.covariance(full, reps)
-    dense = np.hstack([b.influence.to_dense() for b in blocks if b.influence is not None])
-    cov = linearized_variance(design, Influence(k=dense.shape[1], dense=dense), full=True)
-    return np.atleast_2d(cov)
+    parts = [b.influence for b in blocks if b.influence is not None]
+    return np.atleast_2d(linearized_variance(design, Influence.stack(parts), full=True))
 
 
 def _linear_estimates(design: Design, stat: str, y: np.ndarray, x: np.ndarray | None,
