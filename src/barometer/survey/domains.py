@@ -203,9 +203,10 @@ def factor_codes(design: Design, by: str) -> tuple[np.ndarray, list[object], np.
     hit = design.cache.get(key)
     if hit is None:
         col = design.column(by)
-        values = col.to_numpy()
-        if values.dtype.kind in "iu":
-            codes, uniques, counts = factorize_counts(values)
+        # a text column (arrow-backed strings) is factorised as it is: converting it to a
+        # numpy object array first costs more than the factorisation
+        if isinstance(col.dtype, np.dtype) and col.dtype.kind in "iu":
+            codes, uniques, counts = factorize_counts(col.to_numpy())
             hit = (codes, uniques.tolist(), counts)
         else:
             codes, uniq = pd.factorize(col)
