@@ -5,13 +5,23 @@ Estimators (Särndal, Swensson & Wretman 1992, ch. 5 and 7; Lumley 2010, ch. 2):
 * total     t = sum_i w_i y_i,                       influence  w_i y_i
 * mean      m = sum_i w_i y_i / sum_i w_i,           influence  w_i (y_i - m) / sum w
 * ratio     R = sum_i w_i y_i / sum_i w_i x_i,       influence  w_i (y_i - R x_i) / sum w x
-* proportion of ``y == level``: the mean of the indicator
+* proportion of ``y == level``: the mean of the indicator (total with ``level``: the total
+  of the indicator; every level of a categorical when ``level`` is None)
+* var       s2 = sum_i w_i (y_i - m)^2 / sum_i w_i * n / (n - 1) (R's ``svyvar``), with the
+  influence of the mean of u_i = (y_i - m)^2 n / (n - 1) at a fixed m, as R linearises it
 * quantile  by the weighted rules ``math`` (inverse of the weighted CDF) and ``hf7``
   (Hyndman & Fan type 7 on weighted plotting positions), with Woodruff (1952) intervals: the
   interval of the CDF at the estimated quantile, mapped back through the same rule; its SE is
   the interval width / (2 t) (R's ``svyquantile``, ``interval.type = "mean"``).
 
-A domain (``by=``) never drops rows: its influence values are zero outside the domain, so the
+Covariance (``covariance=True``; R's ``svyby(..., covmat = TRUE)``): the influence values of
+every estimate (all variables, levels and domains) enter the same multistage variance as a
+vector, V = sum_h ... (t_hi - tbar_h)(t_hi - tbar_h)', or the replicate deviations enter
+scale x sum_r rscales_r d_r d_r' (Wolter 2007); contrasts of the estimates follow from it
+(:mod:`barometer.survey.contrast`).
+
+A domain (``by=``: one column or several, whose combinations present are the domains;
+``domain=``: a subpopulation, R's ``subset``) never drops rows: its influence values are zero outside the domain, so the
 variance keeps the whole design (Lumley 2010, §2.3). Rows with a missing ``y`` (or ``x``) are
 out of every domain (R's ``na.rm = TRUE``).
 
