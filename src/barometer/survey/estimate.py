@@ -21,9 +21,9 @@ scale x sum_r rscales_r d_r d_r' (Wolter 2007); contrasts of the estimates follo
 (:mod:`barometer.survey.contrast`).
 
 A domain (``by=``: one column or several, whose combinations present are the domains;
-``domain=``: a subpopulation, R's ``subset``) never drops rows: its influence values are zero outside the domain, so the
-variance keeps the whole design (Lumley 2010, §2.3). Rows with a missing ``y`` (or ``x``) are
-out of every domain (R's ``na.rm = TRUE``).
+``domain=``: a subpopulation, R's ``subset``) never drops rows: its influence values are
+zero outside the domain, so the variance keeps the whole design (Lumley 2010, §2.3). Rows
+with a missing ``y`` (or ``x``) are out of every domain (R's ``na.rm = TRUE``).
 
 Design effects (Kish 1965; R's ``deff = TRUE``): ``deff`` = V / V_srswor with
 V_srswor = s^2 (N - n) / (N n) for a mean (times N^2 for a total), s^2 the weighted variance
