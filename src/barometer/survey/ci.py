@@ -153,7 +153,9 @@ def _likelihood(x: IntervalInput) -> tuple[float, float]:
     if np.isfinite(x.df) and x.df <= 0:
         return float("nan"), float("nan")
     alpha = float(stats.norm.cdf(tq * np.sqrt(lam))) / 2.0
-    zmax = float(np.sqrt(stats.f.isf(alpha, 1, m - 1)))
+    # sqrt of the upper alpha quantile of F(1, m - 1) = the upper alpha/2 quantile of t_{m-1}
+    # (scipy's F quantile fails for the tiny alpha of a large design effect)
+    zmax = float(stats.t.isf(alpha / 2.0, m - 1))
     step = zmax / 5.0
     mu = float(special.expit(b0))
     if x.replicate:  # R's summary.svrepglm: sum w r^2 / sum w of the Pearson residuals r
