@@ -8,11 +8,19 @@ The public API (a small one; see ARCHITECTURE.md for the stages):
 * :func:`estimate` (and :func:`mean`, :func:`total`, :func:`ratio`, :func:`proportion`,
   :func:`quantile`) — estimates with SE, CI, df, deff, n and effective n, as
   :class:`Estimates` with ``.to_frame()`` and ``.summary()``
-* :func:`regress` — design-based linear and logistic regression (R's ``svyglm``), as
-  :class:`Regression` with ``.to_frame()``, ``.summary()`` and ``.wald_test()``
+  :func:`var`; several variables, several ``by`` columns, ``domain=`` subsets and
+  ``covariance=True`` (the covariance of all the estimates)
+* :func:`contrast` — linear combinations of estimates with SE, CI and df (R's
+  ``svycontrast``)
+* :func:`crosstab` — weighted two-way tables with SEs of totals and shares and Rao–Scott
+  tests (R's ``svytable``, ``svychisq``), as :class:`Crosstab`
+* :func:`regress` — design-based linear, logistic and Poisson regression (R's ``svyglm``),
+  as :class:`Regression` with ``.to_frame()``, ``.summary()`` and ``.wald_test()``
 """
 
 from barometer.survey.calibrate import calibrate
+from barometer.survey.contrast import contrast
+from barometer.survey.crosstab import Crosstab, RaoScott, crosstab
 from barometer.survey.design import Design, LonelyPSU
 from barometer.survey.errors import (
     BarometerError,
@@ -20,7 +28,16 @@ from barometer.survey.errors import (
     DesignError,
     EstimationError,
 )
-from barometer.survey.estimate import Estimates, estimate, mean, proportion, quantile, ratio, total
+from barometer.survey.estimate import (
+    Estimates,
+    estimate,
+    mean,
+    proportion,
+    quantile,
+    ratio,
+    total,
+    var,
+)
 from barometer.survey.regression import Regression, regress
 from barometer.survey.replicate import with_replicates
 
@@ -29,14 +46,18 @@ __version__ = "0.1.0"
 __all__ = [
     "BarometerError",
     "CalibrationError",
+    "Crosstab",
     "Design",
     "DesignError",
     "Estimates",
     "EstimationError",
     "LonelyPSU",
+    "RaoScott",
     "Regression",
     "__version__",
     "calibrate",
+    "contrast",
+    "crosstab",
     "estimate",
     "mean",
     "proportion",
@@ -44,5 +65,6 @@ __all__ = [
     "ratio",
     "regress",
     "total",
+    "var",
     "with_replicates",
 ]

@@ -24,7 +24,7 @@ from barometer.survey.design import Design
 
 TOLERANCE = 1e-6
 # the shipped case files run by default (data/reference/README.md)
-SHIPPED = ("core.json", "extra.json")
+SHIPPED = ("core.json", "extra.json", "parity-estimators.json")
 
 
 @dataclass(frozen=True)
@@ -98,24 +98,62 @@ def compute(case: Mapping[str, Any], design: Design) -> dict[str, Any]:
     df = df if isinstance(df, str) else float(df)
     level = float(ci.get("level", 0.95))
     stat = e["stat"]
+    dom = e.get("domain")
+    domain = {dom["column"]: dom["value"]} if dom else None
     if stat == "glm":
         from barometer.survey.regression import regress
 
         fit = regress(design, e["y"], list(e["x"]), family=e.get("family", "gaussian"),
-                      level=e.get("level"))
+                      level=e.get("level"), domain=domain)
         return {term: {"estimate": row.estimate, "se": row.se}
                 for term, row in fit.to_frame().set_index("term").iterrows()}
+    if stat == "crosstab":
+        from barometer.survey.crosstab import crosstab
+
+        tab = crosstab(design, e["y"], e["x"], domain=domain, test=e.get("test", "F"),
+                       ci_level=level, df=df)
+        t = tab.test
+        out: dict[str, Any] = {"statistic": t.statistic, "p_value": t.p_value}
+        if t.method == "F":
+            out.update(ndf=t.ndf, ddf=t.ddf)
+        else:
+            out["df"] = t.ndf
+        out["cells"] = {f"{r.row}|{r.col}": float(r.total)
+                        for r in tab.cells.itertuples() if r.total > 0}
+        return out
+    if stat == "contrast":
+        from barometer.survey.contrast import contrast
+
+        of = e.get("of", "mean")
+        res = estimate(design, of, e["y"], level=e.get("level") if of in ("proportion",
+                       "total") else None, by=e.get("by"), domain=domain, ci="wald",
+                       ci_level=level, df=df, covariance=True)
+        row = contrast(res, {str(k): float(v) for k, v in e["coefficients"].items()}
+                       ).table.iloc[0]
+        return {"estimate": float(row["estimate"]), "se": float(row["se"])}
     method = ci.get("method")
     if stat == "quantile":
         method = "woodruff"
-    res = estimate(design, stat, e["y"], x=e.get("x"), level=e.get("level"),
+    all_levels = "level" in e and e["level"] is None and stat in ("proportion", "total")
+    lev = e.get("level")
+    if all_levels:
+        col = design.column(e["y"]).dropna()
+        lev = sorted(col.unique().tolist(), key=lambda v: str(_key(v)))
+    res = estimate(design, stat, e["y"], x=e.get("x"), level=lev,
                    q=e.get("q", 0.5), qrule=e.get("qrule", "math"), by=e.get("by"),
-                   ci=method, ci_level=level, df=df)
+                   domain=domain, ci=method, ci_level=level, df=df)
     table = res.to_frame()
 
     def as_dict(row: pd.Series) -> dict[str, float]:
         return {k: float(row[k]) for k in ("estimate", "se", "ci_low", "ci_high", "deff")}
 
+    if all_levels and e.get("by"):  # keyed by domain, then level
+        nested: dict[str, dict[str, Any]] = {}
+        for _, r in table.iterrows():
+            nested.setdefault(_key(r["domain"]), {})[_key(r["level"])] = as_dict(r)
+        return nested
+    if all_levels:
+        return {_key(r["level"]): as_dict(r) for _, r in table.iterrows()}
     if e.get("by"):
         return {_key(r["domain"]): as_dict(r) for _, r in table.iterrows()}
     return as_dict(table.iloc[0])
@@ -170,7 +208,7 @@ def shipped_reference() -> Path:
 def shipped_cases() -> list[Path]:
     """The shipped case files that ``barometer verify`` runs by default (see the folder's
     README): the shared core cases, the extra cases (R 4.2.2, survey 4.1.1) and the
-    parity cases (survey 4.5)."""
+    estimator parity cases (survey 4.5)."""
     return [shipped_reference() / name for name in SHIPPED]
 
 

@@ -10,6 +10,7 @@ influence values (Särndal, Swensson & Wretman 1992, sec. 5.5-5.9) and design ef
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -202,9 +203,10 @@ def factor_codes(design: Design, by: str) -> tuple[np.ndarray, list[object], np.
     hit = design.cache.get(key)
     if hit is None:
         col = design.column(by)
-        values = col.to_numpy()
-        if values.dtype.kind in "iu":
-            codes, uniques, counts = factorize_counts(values)
+        # a text column (arrow-backed strings) is factorised as it is: converting it to a
+        # numpy object array first costs more than the factorisation
+        if isinstance(col.dtype, np.dtype) and col.dtype.kind in "iu":
+            codes, uniques, counts = factorize_counts(col.to_numpy())
             hit = (codes, uniques.tolist(), counts)
         else:
             codes, uniq = pd.factorize(col)
@@ -215,10 +217,84 @@ def factor_codes(design: Design, by: str) -> tuple[np.ndarray, list[object], np.
     return hit  # type: ignore[return-value]
 
 
-def domains(design: Design, valid: np.ndarray | None, by: str | None) -> Domains:
-    """The domains of ``by`` among the ``valid`` rows, cached in the design per column and
-    set of valid rows. ``valid`` must leave out the rows without a positive weight (None:
-    all rows, whose weights are then all positive)."""
+By = str | Sequence[str] | None
+
+
+def by_name(by: By) -> str | None:
+    """The name of a domain specification: the column, or the columns joined with ``|``."""
+    if by is None or isinstance(by, str):
+        return by
+    return "|".join(by)
+
+
+def label_text(value: object) -> str:
+    """A domain value as text, as R writes it (integral numbers without a decimal point)."""
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    if isinstance(value, bool | np.bool_):
+        return "TRUE" if value else "FALSE"
+    return str(value)
+
+
+def combined_codes(design: Design, by: Sequence[str]
+                   ) -> tuple[np.ndarray, list[object], np.ndarray]:
+    """Codes of the combinations of several domain columns present in the data (-1: a
+    missing value in any of them), the combinations (tuples of values) and their numbers of
+    rows, kept in the cache. The codes of the columns are combined arithmetically and the
+    combinations present found by ``np.bincount`` (or ``np.unique`` when the product of
+    the numbers of levels is large), so the cost is O(n)."""
+    key = ("combined", tuple(by))
+    hit = design.cache.get(key)
+    if hit is not None:
+        return hit  # type: ignore[return-value]
+    parts = [factor_codes(design, b) for b in by]
+    combined = np.zeros(design.n, dtype=np.int64)
+    missing = np.zeros(design.n, dtype=bool)
+    size = 1
+    for codes, uniques, _ in parts:
+        missing |= codes < 0
+        combined = combined * max(len(uniques), 1) + np.maximum(codes, 0)
+        size *= max(len(uniques), 1)
+    combined[missing] = -1
+    ok = ~missing
+    if size <= 4 * design.n + 65536:
+        counts = np.bincount(combined[ok], minlength=size)
+        present = np.flatnonzero(counts)
+        lookup = np.full(size, -1, dtype=np.intp)
+        lookup[present] = np.arange(present.size)
+        out = np.full(design.n, -1, dtype=np.intp)
+        out[ok] = lookup[combined[ok]]
+        n = counts[present]
+    else:
+        present, inverse, n = np.unique(combined[ok], return_inverse=True,
+                                        return_counts=True)
+        out = np.full(design.n, -1, dtype=np.intp)
+        out[ok] = inverse
+    labels: list[object] = []
+    radices = [max(len(u), 1) for _, u, _ in parts]
+    for value in present.tolist():
+        digits = []
+        for r in reversed(radices):
+            digits.append(value % r)
+            value //= r
+        labels.append(tuple(parts[i][1][d] for i, d in enumerate(reversed(digits))))
+    hit = (out, labels, np.asarray(n))
+    design.cache[key] = hit
+    return hit
+
+
+def domains(design: Design, valid: np.ndarray | None, by: By) -> Domains:
+    """The domains of ``by`` (a column, or several: the combinations of their values
+    present, labelled by the values joined with ``|``) among the ``valid`` rows, cached in
+    the design per column and set of valid rows. ``valid`` must leave out the rows without a
+    positive weight (None: all rows, whose weights are then all positive)."""
+    if by is not None and not isinstance(by, str):
+        by = list(by)
+        if len(by) == 1:
+            by = by[0]
+        elif not by:
+            by = None
+    by = tuple(by) if isinstance(by, list) else by
     all_valid = valid is None or bool(valid.all())
     packed = None if all_valid else np.packbits(valid).tobytes()
     key = ("domains", by, None if packed is None else hash(packed))
@@ -234,7 +310,8 @@ def domains(design: Design, valid: np.ndarray | None, by: str | None) -> Domains
             else np.where(valid, 0, -1)
         dom = Domains(codes, [None], None, design.weights, design.stages[0])
     else:
-        codes_all, uniques, level_n = factor_codes(design, by)
+        codes_all, uniques, level_n = (factor_codes(design, by) if isinstance(by, str)
+                                       else combined_codes(design, by))
         if valid is None or all_valid:
             cand = codes_all
         else:
@@ -246,6 +323,8 @@ def domains(design: Design, valid: np.ndarray | None, by: str | None) -> Domains
                                   hint="check the domain variable and missing values")
         order = sorted(range(present.size), key=lambda j: sort_key(uniques[present[j]]))
         labels = [uniques[present[j]] for j in order]
+        if not isinstance(by, str):
+            labels = ["|".join(label_text(v) for v in lab) for lab in labels]  # type: ignore[attr-defined]
         if present.size == len(uniques) and order == list(range(present.size)) \
                 and (present == np.arange(present.size)).all():
             codes = cand
@@ -253,8 +332,8 @@ def domains(design: Design, valid: np.ndarray | None, by: str | None) -> Domains
             remap = np.full(len(uniques) + 1, -1, dtype=np.intp)
             remap[present[order] + 1] = np.arange(present.size)
             codes = remap[cand + 1]
-        dom = Domains(codes, labels, by, design.weights, design.stages[0],
-                       n=level_n[present[order]])
+        dom = Domains(codes, labels, by_name(by), design.weights, design.stages[0],
+                      n=level_n[present[order]])
     if len(design.cache) > 64:  # bound the memory kept by a long-lived design
         design.cache.clear()
     design.cache[key] = (packed, dom)
@@ -273,6 +352,9 @@ def level_match(col: pd.Series, level: object) -> pd.Series:
 
 
 def sort_key(v: object) -> tuple[int, object]:
+    """Numbers before text, numbers by value, text as text; a tuple by its components."""
+    if isinstance(v, tuple):
+        return (2, tuple(sort_key(x) for x in v))
     return (0, v) if isinstance(v, int | float | np.number) else (1, str(v))
 
 
@@ -291,6 +373,8 @@ class Linear:
     def point(self, w: np.ndarray) -> np.ndarray:
         """Estimates (k,) for weights (n,), or (k, R) for a weight matrix (n, R)."""
         dom = self.dom
+        if self.kind == "var":
+            return self._variance(w)
         if w.ndim == 1:
             ty = dom.sums(w * self.y)
             if self.kind == "total":
@@ -310,6 +394,27 @@ class Linear:
             td = dom.replicate_sums(w)
         with np.errstate(invalid="ignore", divide="ignore"):
             return ty / td
+
+    def _variance(self, w: np.ndarray) -> np.ndarray:
+        """R's ``svyvar`` per domain for weights (n,) or (n, R): with v = y - c (c a centre),
+        (sum w v^2 / sum w - (sum w v / sum w)^2) n / (n - 1), n the domain's rows."""
+        dom = self.dom
+        y = np.where(dom.inside, self.y, 0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):  # the full-sample means
+            centre = dom.sums(dom._weights() * y) / dom.sum_w
+        v = np.where(dom.inside, y - np.append(centre, 0.0)[dom.ext], 0.0)
+        if w.ndim == 1:
+            s0, s1, s2 = dom.sums(w), dom.sums(w * v), dom.sums(w * v * v)
+        else:
+            s0 = dom.replicate_sums(w)
+            s1 = np.asarray(dom.weighted_indicator(v) @ w)
+            s2 = np.asarray(dom.weighted_indicator(v * v) @ w)
+        n = dom.n.astype(float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            factor = n / (n - 1)
+            m = s1 / s0
+            out = s2 / s0 - m * m
+            return out * (factor if w.ndim == 1 else factor[:, None])
 
     def influence(self, w: np.ndarray, est: np.ndarray) -> Influence:
         """Influence values: w y (total), w (y - m) / sum w (mean), w (y - R x) / sum w x

@@ -26,7 +26,14 @@ import pandas as pd
 
 from barometer.survey.ci import t_quantile
 from barometer.survey.design import Design
-from barometer.survey.domains import Linear, domains, method_name, numeric_column, resolve_df
+from barometer.survey.domains import (
+    Linear,
+    by_name,
+    domains,
+    method_name,
+    numeric_column,
+    resolve_df,
+)
 from barometer.survey.errors import EstimationError
 from barometer.survey.results import COLUMNS, Estimates
 from barometer.survey.variance import linearized_variance
@@ -66,9 +73,11 @@ QRULE_FUNCTIONS: dict[str, Callable[[np.ndarray, np.ndarray, float], float]] = {
 }
 
 
-def estimate_quantiles(design: Design, y: str, qs: Sequence[float], *, qrule: str, by: str | None,
-                       ci: str, ci_level: float, df: str | float) -> pd.DataFrame:
-    """Quantiles of ``y`` (overall or by domain) with Woodruff intervals; see module doc."""
+def estimate_quantiles(design: Design, y: str, qs: Sequence[float], *, qrule: str,
+                       by: str | Sequence[str] | None, ci: str, ci_level: float,
+                       df: str | float, subset: np.ndarray | None = None) -> Estimates:
+    """Quantiles of ``y`` (overall or by domain, within the rows of ``subset`` if given)
+    with Woodruff intervals; see module doc."""
     if qrule not in QRULE_FUNCTIONS:
         raise EstimationError(f"unknown quantile rule {qrule!r}",
                               hint=f"use one of {sorted(QRULE_FUNCTIONS)}")
@@ -82,6 +91,8 @@ def estimate_quantiles(design: Design, y: str, qs: Sequence[float], *, qrule: st
     yv = numeric_column(design, y)
     w = design.weights
     valid = ~np.isnan(yv) & (w > 0)
+    if subset is not None:
+        valid &= subset
     dom = domains(design, valid, by)
     rows = []
     for j, lab in enumerate(dom.labels):
@@ -105,7 +116,8 @@ def estimate_quantiles(design: Design, y: str, qs: Sequence[float], *, qrule: st
             hi = np.nan if (np.isnan(hi_p) or hi_p > 1) else rule(xd, wd, hi_p)
             se = (hi - lo) / (2 * t)
             rows.append({
-                "statistic": "quantile", "variable": y, "level": p, "by": by, "domain": lab,
+                "statistic": "quantile", "variable": y, "level": p, "by": by_name(by),
+                "domain": lab,
                 "estimate": qhat, "se": se, "cv": se / abs(qhat) if qhat else np.nan,
                 "ci_low": lo, "ci_high": hi, "ci_method": f"woodruff ({qrule})",
                 "ci_level": ci_level, "df": dfj, "deff": np.nan, "deff_replace": np.nan,

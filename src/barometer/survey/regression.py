@@ -3,13 +3,14 @@
 The coefficients solve the weighted estimating equations of a generalised linear model
 (Binder 1983; Lumley 2010, ch. 5; Särndal, Swensson & Wretman 1992, §5.10),
 
-    U(beta) = sum_i w_i x_i (y_i - mu_i(beta)) = 0,   mu_i = x_i'beta (gaussian, identity)
-                                                    or 1 / (1 + exp(-x_i'beta)) (logit),
+    U(beta) = sum_i w_i x_i (y_i - mu_i(beta)) = 0,   mu_i = x_i'beta (gaussian, identity),
+                                                    1 / (1 + exp(-x_i'beta)) (logit),
+                                                    or exp(x_i'beta) (poisson, log),
 
 fitted with statsmodels (weighted least squares / IRLS of the quasi-likelihood; the scale of
 the weights does not change beta). Their covariance is the design-based sandwich
 (Binder 1983; R's ``svy.varcoef``): with the working weights v_i (1 for the identity link,
-mu_i (1 - mu_i) for the logit link) and
+mu_i (1 - mu_i) for the logit link, mu_i for the log link) and
 
     A = sum_i w_i v_i x_i x_i',    z_i = w_i (y_i - mu_i) x_i' A^{-1}   (1 x p),
 
@@ -29,7 +30,12 @@ Model terms: numeric columns enter as they are; text, boolean and pandas categor
 in sorted order (a pandas categorical: its first used category) as reference, each column
 named by the variable immediately followed by the level (``stypeH``), interactions joined
 by ``:``, as R's ``model.matrix`` names them so that results compare term by term with R.
-Rows with a missing outcome or covariate, or a zero weight, are out of the model (R's
+``C(x)``, ``factor(x)`` and ``as.factor(x)`` make a numeric column categorical (named as
+written: ``factor(stype)H``); other functions are refused with a hint. ``domain=`` fits the
+model in a subpopulation (R's ``svyglm(design = subset(...))``): rows outside it are out
+of the model but the design stays whole for the variance. Poisson models (``poisson`` and
+``quasipoisson``: the same coefficients and design-based SEs, as R's ``svyglm``) use the
+log link. Rows with a missing outcome or covariate, or a zero weight, are out of the model (R's
 ``na.action``), keeping the whole design for the variance.
 """
 
@@ -50,10 +56,15 @@ from barometer.survey.ci import t_quantile
 from barometer.survey.design import Design
 from barometer.survey.domains import level_match, numeric_column, sort_key
 from barometer.survey.errors import EstimationError
+from barometer.survey.estimate import Subset, subset_rows
 from barometer.survey.variance import Influence, linearized_variance
 
-Family = Literal["gaussian", "binomial"]
-FAMILIES: tuple[str, ...] = ("gaussian", "binomial")
+Family = Literal["gaussian", "binomial", "poisson", "quasipoisson"]
+FAMILIES: tuple[str, ...] = ("gaussian", "binomial", "poisson", "quasipoisson")
+LINKS = {"gaussian": "identity", "binomial": "logit", "poisson": "log", "quasipoisson": "log"}
+# functions a formula may apply to a column: categorical coding (R's factor(), C())
+FACTOR_CALL = re.compile(r"^(?:C|factor|as\.factor)\(\s*`?([^`()]+?)`?\s*\)$")
+CALL = re.compile(r"^([A-Za-z_.][A-Za-z0-9_.]*)\((.*)\)$")
 COLUMNS = ["term", "estimate", "se", "t", "p_value", "ci_low", "ci_high", "ci_level", "df"]
 
 
@@ -112,7 +123,7 @@ class Regression:
 
     def summary(self, digits: int = 4) -> str:
         """A readable coefficient table."""
-        link = "logit" if self.family == "binomial" else "identity"
+        link = LINKS.get(self.family, "identity")
         head = (f"{self.family} ({link} link) model of {self.outcome} — n = {self.n}, "
                 f"variance: {self.method}, residual df {self.df:g}")
         shown = self.to_frame()[["term", "estimate", "se", "t", "p_value", "ci_low",
@@ -209,11 +220,24 @@ class _Variable:
 
 
 def _variable(design: Design, name: str, categorical: set[str]) -> _Variable:
-    col = design.column(name)
-    is_cat = (name in categorical or isinstance(col.dtype, pd.CategoricalDtype)
+    """A model variable: a column, or ``C(col)``/``factor(col)`` (categorical)."""
+    factor = FACTOR_CALL.match(name)
+    call = CALL.match(name)
+    if factor is None and call is not None and name not in design.data.columns:
+        raise EstimationError(
+            f"function {call.group(1)}() in a model formula is not supported",
+            value=name, hint="C(x), factor(x) and as.factor(x) code a column as categorical; "
+            f"for anything else compute a column first, e.g. data['{call.group(1)}_x'] = "
+            f"... and use its name")
+    column = factor.group(1).strip() if factor is not None else name
+    if factor is not None:
+        categorical = categorical | {column}
+    col = design.column(column)
+    name_cat = column in categorical
+    is_cat = (name_cat or isinstance(col.dtype, pd.CategoricalDtype)
               or not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col))
     if not is_cat:
-        return _Variable(name, numeric_column(design, name), None)
+        return _Variable(name, numeric_column(design, column), None)
     if isinstance(col.dtype, pd.CategoricalDtype):
         cats = list(col.cat.categories)
         codes = col.cat.codes.to_numpy(np.intp)
@@ -295,6 +319,13 @@ class _RBinomial(sm.families.Binomial):
         return (self.prior * y + 0.5) / (self.prior + 1.0)
 
 
+class _RPoisson(sm.families.Poisson):
+    """statsmodels' Poisson family started as R's ``poisson()$initialize``: mu_0 = y + 0.1."""
+
+    def starting_mu(self, y: np.ndarray) -> np.ndarray:
+        return y + 0.1
+
+
 # R's glm.control(epsilon = 1e-8, maxit = 25): stop when |dev - dev_old| < 1e-8 (|dev| + 0.1)
 EPSILON = 1e-8
 MAX_ITER = 25
@@ -309,6 +340,17 @@ def _fit(x: np.ndarray, y: np.ndarray, prior: np.ndarray, family: str
         res = sm.WLS(y, x, weights=prior).fit()
         beta = np.asarray(res.params, float)
         return beta, x @ beta, prior
+    if family in ("poisson", "quasipoisson"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = sm.GLM(y, x, family=_RPoisson(), var_weights=prior)
+            res = model.fit(maxiter=MAX_ITER, tol=EPSILON * 0.1, rtol=EPSILON)
+        if not res.converged:
+            raise EstimationError(f"the Poisson model did not converge in {MAX_ITER} "
+                                  "iterations", hint="check for a covariate level where "
+                                  "every count is 0; merge it with a neighbour")
+        return (np.asarray(res.params, float), np.asarray(res.mu, float),
+                np.asarray(model.weights, float))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # statsmodels' notes on non-integer binomial counts
         model = sm.GLM(y, x, family=_RBinomial(prior), var_weights=prior)
@@ -323,6 +365,26 @@ def _fit(x: np.ndarray, y: np.ndarray, prior: np.ndarray, family: str
                       "combination) may separate the outcome, and its coefficient and SE "
                       "are then not meaningful; merge sparse levels", stacklevel=3)
     return np.asarray(res.params, float), mu, np.asarray(model.weights, float)
+
+
+def _poisson_deviance(y: np.ndarray, mu: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Poisson deviance of every column of ``mu``/``w``: 2 sum w (y log(y/mu) - (y - mu))."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        yy = y[:, None]
+        a = np.where(yy > 0, yy * np.log(yy / mu), 0.0)
+    return 2.0 * (w * (a - (yy - mu))).sum(axis=0)
+
+
+def _mean_of(eta: np.ndarray, family: str) -> np.ndarray:
+    if family == "gaussian":
+        return eta
+    if family == "binomial":
+        return 1.0 / (1.0 + np.exp(-eta))
+    return np.exp(eta)
+
+
+def _deviance_of(y: np.ndarray, mu: np.ndarray, w: np.ndarray, family: str) -> np.ndarray:
+    return _deviance(y, mu, w) if family == "binomial" else _poisson_deviance(y, mu, w)
 
 
 def _deviance(y: np.ndarray, mu: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -393,12 +455,14 @@ def _refit_replicates(x: np.ndarray, y: np.ndarray, w: np.ndarray, beta: np.ndar
     chunk = max(1, int(2e7 // max(n * p, 1)))
     active = np.arange(r)
     missing = np.zeros((p, r), dtype=bool)
-    dev = _deviance(y, 1.0 / (1.0 + np.exp(-(x @ b))), w) if family == "binomial" else None
-    for _ in range(MAX_ITER if family == "binomial" else 1):
+    iterative = family != "gaussian"
+    dev = _deviance_of(y, _mean_of(x @ b, family), w, family) if iterative else None
+    for _ in range(MAX_ITER if iterative else 1):
         wa = w[:, active]
         eta = x @ b[:, active]
-        mu = eta if family == "gaussian" else 1.0 / (1.0 + np.exp(-eta))
-        v = wa if family == "gaussian" else wa * mu * (1.0 - mu)
+        mu = _mean_of(eta, family)
+        v = (wa if family == "gaussian" else wa * mu * (1.0 - mu) if family == "binomial"
+             else wa * mu)
         grad = x.T @ (wa * (y[:, None] - mu))
         step = np.empty_like(grad)
         for s in range(0, active.size, chunk):
@@ -408,14 +472,14 @@ def _refit_replicates(x: np.ndarray, y: np.ndarray, w: np.ndarray, beta: np.ndar
         b[:, active] += step
         if dev is None:
             break
-        new = _deviance(y, 1.0 / (1.0 + np.exp(-(x @ b[:, active]))), wa)
+        new = _deviance_of(y, _mean_of(x @ b[:, active], family), wa, family)
         done = np.abs(new - dev[active]) < EPSILON * (np.abs(new) + 0.1)
         dev[active] = new
         active = active[~done]
         if not active.size:
             break
     else:  # R's glm.fit warns and keeps the last iterate
-        warnings.warn(f"the logistic model did not converge in {MAX_ITER} iterations on "
+        warnings.warn(f"the {family} model did not converge in {MAX_ITER} iterations on "
                       f"{active.size} replicate(s): a covariate level may separate the "
                       "outcome in those replicates; merge sparse levels", stacklevel=3)
     if family == "binomial":
@@ -433,13 +497,17 @@ def _refit_replicates(x: np.ndarray, y: np.ndarray, w: np.ndarray, beta: np.ndar
 def regress(design: Design, model: str, x: Sequence[str] | None = None, *,
             family: Family = "gaussian", level: object = None,
             categorical: Sequence[str] = (), ci_level: float = 0.95,
-            variance: Literal["design", "linearization"] = "design") -> Regression:
+            variance: Literal["design", "linearization"] = "design",
+            domain: Subset = None) -> Regression:
     """Fit a design-based regression (R's ``svyglm``).
 
     ``model``: a formula ``"y ~ a + b + a:b"`` (``*`` expands to main effects and
     interactions, ``- 1`` drops the intercept), or the outcome's column with ``x`` the list
     of covariates. ``family``: ``gaussian`` (linear model) or ``binomial`` (logistic,
-    quasi-binomial: proportions allowed). ``level``: model the indicator ``y == level``.
+    quasi-binomial: proportions allowed), ``poisson`` or ``quasipoisson`` (log link; the
+    same coefficients and SEs). ``level``: model the indicator ``y == level``.
+    ``domain``: fit in a subpopulation, ``{column: value}`` or a boolean mask (R's
+    ``svyglm(design = subset(...))``; the design stays whole for the variance).
     ``categorical``: numeric columns to treat as categories. ``variance``: ``design`` (the
     design's own: replicate refits on a replicate design, as R) or ``linearization`` (the
     sandwich even on a replicate design: logistic refits of replicates that lose every
@@ -459,8 +527,18 @@ def regress(design: Design, model: str, x: Sequence[str] | None = None, *,
     if level is not None:
         yv = np.where(col.isna(), np.nan, level_match(col, level).to_numpy(float))
     else:
-        yv = numeric_column(design, outcome)
+        try:
+            yv = numeric_column(design, outcome)
+        except EstimationError as exc:
+            raise EstimationError(
+                f"the outcome {outcome!r} is not numeric", where=f"column {outcome}",
+                value=exc.value, hint="pass level= to model the indicator of one category "
+                "(family='binomial' for its share)") from None
     name = outcome if level is None else f"{outcome} == {level}"
+    if family in ("poisson", "quasipoisson") and np.nanmin(yv) < 0:
+        raise EstimationError(f"a Poisson model needs a non-negative outcome: {name}",
+                              where=f"column {outcome}", value=float(np.nanmin(yv)),
+                              hint="use family='gaussian' for an outcome that can be negative")
     if family == "binomial" and (np.nanmin(yv) < 0 or np.nanmax(yv) > 1):
         raise EstimationError(f"a logistic model needs an outcome between 0 and 1: {name}",
                               where=f"column {outcome}", value=float(np.nanmax(yv)),
@@ -469,6 +547,9 @@ def regress(design: Design, model: str, x: Sequence[str] | None = None, *,
     variables = {v: _variable(design, v, cat) for term in terms for v in term}
     w = design.weights
     rows = ~np.isnan(yv) & (w > 0)
+    subset = subset_rows(design, domain)
+    if subset is not None:
+        rows &= subset
     for var in variables.values():
         rows &= (var.values >= 0) if var.levels is not None else ~np.isnan(var.values)
     n = int(rows.sum())
@@ -489,7 +570,8 @@ def regress(design: Design, model: str, x: Sequence[str] | None = None, *,
         method = f"replicates ({reps.type})"
     else:
         # R's svy.varcoef: estfun = x (y - mu) / mu.eta(eta) * glm$weights, times A^{-1}
-        resid = y - mu if family == "gaussian" else (y - mu) / (mu * (1.0 - mu))
+        resid = (y - mu if family == "gaussian" else (y - mu) / (mu * (1.0 - mu))
+                 if family == "binomial" else (y - mu) / mu)
         a = (xm * working[:, None]).T @ xm
         z = np.zeros((design.n, p))
         z[rows] = np.linalg.solve(a, (xm * (working * resid)[:, None]).T).T

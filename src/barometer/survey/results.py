@@ -21,9 +21,46 @@ COLUMNS = [
 
 @dataclass(frozen=True, eq=False)
 class Estimates:
-    """Results are data: one row per estimate x domain (columns in ``COLUMNS``)."""
+    """Results are data: one row per estimate x domain (columns in ``COLUMNS``).
+
+    With ``estimate(..., covariance=True)``, ``covariance`` holds the covariance matrix of
+    all the rows' estimates (across domains, levels and variables; :meth:`vcov` labels it)
+    and ``design_df`` the degrees of freedom of the whole design, which
+    :func:`barometer.survey.contrast.contrast` uses.
+    """
 
     table: pd.DataFrame
+    covariance: np.ndarray | None = None
+    design_df: float = float("inf")
+
+    def keys(self) -> list[str]:
+        """A label per row: its variable (when the rows hold several), level (when set)
+        and domain (when ``by`` is set), joined with ``/`` (``"E"``, ``"Yes/E"``,
+        ``"api00/E|Yes"``); contrasts name rows by these labels."""
+        t = self.table
+        several = t["variable"].nunique() > 1 or t["statistic"].nunique() > 1
+        has_level = t["level"].notna().any()
+        has_domain = t["by"].notna().any()
+        out = []
+        for _, row in t.iterrows():
+            parts = []
+            if several:
+                parts.append(str(row["variable"]) if t["statistic"].nunique() == 1
+                             else f"{row['statistic']} {row['variable']}")
+            if has_level:
+                parts.append(_text(row["level"]))
+            if has_domain:
+                parts.append(_text(row["domain"]))
+            out.append("/".join(parts) if parts else str(row["variable"]))
+        return out
+
+    def vcov(self) -> pd.DataFrame:
+        """The covariance matrix of the estimates, labelled by :meth:`keys`."""
+        if self.covariance is None:
+            raise EstimationError("these estimates carry no covariance matrix",
+                                  hint="estimate with covariance=True")
+        keys = self.keys()
+        return pd.DataFrame(self.covariance, index=keys, columns=keys)
 
     def to_frame(self) -> pd.DataFrame:
         """A copy of the result rows."""
@@ -59,3 +96,10 @@ class Estimates:
         if mask.sum() != 1:
             raise EstimationError("no single row matches", value=(domain, level))
         return float(t.loc[mask, field].iloc[0])
+
+
+def _text(value: object) -> str:
+    """A value as text, integral numbers without a decimal point (as R writes them)."""
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    return str(value)

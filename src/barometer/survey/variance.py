@@ -62,6 +62,15 @@ class Influence:
     base: np.ndarray | None = None
     index: dict[object, object] | None = field(default=None, repr=False)
     totals: dict[int, np.ndarray] | None = field(default=None, repr=False)
+    parts: tuple[Influence, ...] | None = field(default=None, repr=False)
+
+    @classmethod
+    def stack(cls, parts: list[Influence]) -> Influence:
+        """The influence values of several groups of estimates side by side (the columns
+        of each part in turn), each part kept in its own (compact) form."""
+        if len(parts) == 1:
+            return parts[0]
+        return cls(k=sum(p.k for p in parts), parts=tuple(parts))
 
     @classmethod
     def compact(cls, values: np.ndarray, column: np.ndarray, k: int, **parts: object
@@ -73,6 +82,8 @@ class Influence:
     def to_dense(self) -> np.ndarray:
         if self.dense is not None:
             return self.dense
+        if self.parts is not None:
+            return np.hstack([p.to_dense() for p in self.parts])
         assert self.values is not None and self.column is not None
         out = np.zeros((self.values.size, self.k))
         rows = np.flatnonzero(self.column >= 0)
@@ -105,6 +116,8 @@ class Influence:
                      ) -> np.ndarray:
         """Totals of each column over groups of rows (n_groups x k), by ``np.bincount``;
         ``key`` names ``codes`` (a stage) in ``index`` and ``totals``."""
+        if self.parts is not None:
+            return np.hstack([p.group_totals(codes, n_groups, key) for p in self.parts])
         if self.dense is None:
             assert self.values is not None
             out = self.totals.get(key) if self.totals is not None and key is not None \
