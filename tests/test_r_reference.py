@@ -1,7 +1,7 @@
 """Every R reference case must agree with R's survey to 1e-6.
 
 The cases shipped with the package (``barometer/data/reference``: the core cases, the extra
-cases and the survey 4.5 parity cases) always run; the shared folder's files
+cases and the survey 4.5 design cases of ``parity-extra.json``) always run; the shared folder's files
 (``../shared/reference/r-survey``) run too when that folder sits beside the repository.
 """
 
@@ -30,7 +30,7 @@ needs_shared = pytest.mark.skipif(not R_REFERENCE.exists(),
 
 
 def test_shipped_cases_present() -> None:
-    assert len(SHIPPED_CASES) >= 24 + 123
+    assert len(SHIPPED_CASES) >= 24 + 123 + 38
 
 
 @pytest.mark.parametrize(("source", "case"), SHIPPED_CASES,

@@ -24,7 +24,7 @@ from barometer.survey.design import Design
 
 TOLERANCE = 1e-6
 # the shipped case files run by default (data/reference/README.md)
-SHIPPED = ("core.json", "extra.json")
+SHIPPED = ("core.json", "extra.json", "parity-extra.json")
 
 
 @dataclass(frozen=True)
@@ -180,7 +180,8 @@ def shipped_reference() -> Path:
 def shipped_cases() -> list[Path]:
     """The shipped case files that ``barometer verify`` runs by default (see the folder's
     README): the shared core cases, the extra cases (R 4.2.2, survey 4.1.1) and the
-    parity cases (survey 4.5)."""
+    further design cases of survey 4.5 (``parity-extra.json``: supplied replicate weights,
+    PPS without replacement, lonely PSUs)."""
     return [shipped_reference() / name for name in SHIPPED]
 
 

@@ -185,7 +185,9 @@ def stage_variance(stages: tuple[Stage, ...], influence: Influence, lonely: Lone
             out = out + _overton_stage(stage, influence, full)
             continue
         group = None if s == 0 else stages[s - 1].clusters
-        out = out + _one_stage(stage, multiplier, influence, lonely, s, full, group)
+        # R keeps the rows out of a domain of a PPS design (weight 0): every stratum counts
+        out = out + _one_stage(stage, multiplier, influence, lonely, s, full, group,
+                               domains=pps is None)
     return out
 
 
@@ -222,10 +224,17 @@ def _overton_stage(stage: Stage, influence: Influence, full: bool) -> np.ndarray
 
 
 def _one_stage(stage: Stage, multiplier: np.ndarray, influence: Influence, lonely: LonelyPSU,
-               s: int, full: bool, group: np.ndarray | None) -> np.ndarray:
+               s: int, full: bool, group: np.ndarray | None, domains: bool = True
+               ) -> np.ndarray:
     """One stage's term; ``group`` gives each row's earlier-stage cluster (the unit within
     which R's recursion treats this stage: lonely ``adjust`` and ``average`` are per group),
-    None at the first stage."""
+    None at the first stage.
+
+    Lonely ``adjust`` and ``average`` count, per estimate, the strata the estimate's rows
+    reach (with ``domains`` and compact influence values: R drops the rows out of a domain
+    of an uncalibrated design, so the mean PSU total and #strata are those of the domain's
+    strata); a covariance (``full``) keeps every stratum, as R's ``svyby(covmat = TRUE)``.
+    """
     n_clusters = stage.n_clusters
     totals = influence.group_totals(stage.clusters, n_clusters, key=s)
     # per-cluster attributes (constant within a cluster), from each cluster's first row
@@ -244,9 +253,8 @@ def _one_stage(stage: Stage, multiplier: np.ndarray, influence: Influence, lonel
     means = sums / np.bincount(stratum, weights=np.ones(stratum.size), minlength=n_strata)[:, None]
     lone = (n_h == 1) & (popsize > 1) & (mult > 0)  # lonely: one PSU sampled of several
     dev = totals - means[stratum]
-    scale = mult * f * np.where(n_h == 1, 1.0, n_h / np.maximum(n_h - 1, 1))
+    scale: np.ndarray = mult * f * np.where(n_h == 1, 1.0, n_h / np.maximum(n_h - 1, 1))
     scale[f < 1e-7] = 0.0  # self-representing stratum (n = N)
-    factor = None
     if lone.any():
         if lonely is LonelyPSU.FAIL:
             raise DesignError(
@@ -255,33 +263,66 @@ def _one_stage(stage: Stage, multiplier: np.ndarray, influence: Influence, lonel
                 hint="merge it with a similar stratum, or choose lonely_psu='adjust', "
                 "'average', 'certainty' or 'remove'",
             )
-        g = np.zeros(stratum.size, dtype=np.intp) if group is None else \
-            np.unique(group[first], return_inverse=True)[1].ravel()
-        n_g = int(g.max()) + 1
-        if lonely is LonelyPSU.ADJUST:
-            # centre: sum of all PSU totals of the group / its number of PSUs
-            gsum = np.zeros((n_g, totals.shape[1]))
-            np.add.at(gsum, g, totals)
-            centre = gsum / np.bincount(g, minlength=n_g)[:, None]
-            dev[lone] = totals[lone] - centre[g[lone]]
+        if lonely in (LonelyPSU.ADJUST, LonelyPSU.AVERAGE):
+            dev, scale = _lonely_terms(stage, influence, lonely, totals, dev, scale, present,
+                                       first, stratum, n_h, lone, group,
+                                       domains and not full)
         else:
             scale[lone] = 0.0
-            if lonely is LonelyPSU.AVERAGE:
-                # per group: #strata / #strata not lonely (one flag per stratum)
-                s_first = first_of(stratum, n_strata)
-                s_group = g[s_first]
-                h_all = np.bincount(s_group, minlength=n_g).astype(float)
-                h_lone = np.bincount(s_group, weights=lone[s_first].astype(float),
-                                     minlength=n_g)
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    ratio = np.where(h_lone > 0, h_all / (h_all - h_lone), 1.0)
-                ratio[(h_lone > 0) & (h_all == h_lone)] = np.nan  # R: NaN, nothing to average
-                factor = ratio[g]
-    if factor is not None:
-        scale = scale * factor
-    if full:
-        return dev.T @ (dev * scale[:, None])
-    return np.einsum("ij,ij,i->j", dev, dev, scale)
+    if scale.ndim == 1:
+        if full:
+            return dev.T @ (dev * scale[:, None])
+        return np.einsum("ij,ij,i->j", dev, dev, scale)
+    return np.einsum("ij,ij,ij->j", dev, dev, scale)
+
+
+def _lonely_terms(stage: Stage, influence: Influence, lonely: LonelyPSU, totals: np.ndarray,
+                  dev: np.ndarray, scale: np.ndarray, present: np.ndarray, first: np.ndarray,
+                  stratum: np.ndarray, n_h: np.ndarray, lone: np.ndarray,
+                  group: np.ndarray | None, per_domain: bool
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Deviations and scales (per cluster, or cluster x estimate) under lonely ``adjust`` /
+    ``average`` (module docstring), R's ``arma_onestage`` per group of strata."""
+    k = totals.shape[1]
+    n_strata = int(stratum.max()) + 1
+    g = np.zeros(stratum.size, dtype=np.intp) if group is None else \
+        np.unique(group[first], return_inverse=True)[1].ravel()
+    n_g = int(g.max()) + 1
+    s_first = first_of(stratum, n_strata)  # one cluster per stratum
+    s_group = g[s_first]
+    s_n = n_h[s_first]
+    s_lone = lone[s_first]
+    # strata reached by each estimate (n_strata x k): all, or those with rows of its domain
+    reach = np.ones((n_strata, k), dtype=bool)
+    if per_domain and influence.column is not None:
+        idx, width = combined_index(stage.clusters, influence.column, k)
+        counts = np.bincount(idx, minlength=stage.n_clusters * width)
+        counts = counts.reshape(stage.n_clusters, width)[:, :k][present]
+        reach = np.zeros((n_strata, k), dtype=bool)
+        np.logical_or.at(reach, stratum, counts > 0)
+    weight = reach.astype(float)
+    if lonely is LonelyPSU.ADJUST:
+        # centre: sum of the PSU totals of the group / its number of PSUs (strata reached)
+        gsum = np.zeros((n_g, k))
+        np.add.at(gsum, g, totals)
+        n_psu = np.zeros((n_g, k))
+        np.add.at(n_psu, s_group, weight * s_n[:, None])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            centre = np.where(n_psu > 0, gsum / n_psu, 0.0)
+        dev = dev.copy()
+        dev[lone] = np.where(reach[stratum[lone]], totals[lone] - centre[g[lone]], 0.0)
+        return dev, scale
+    scale = scale.copy()
+    scale[lone] = 0.0
+    # average: per group and estimate, #strata reached / #strata reached that are not lonely
+    h_all = np.zeros((n_g, k))
+    h_lone = np.zeros((n_g, k))
+    np.add.at(h_all, s_group, weight)
+    np.add.at(h_lone, s_group, weight * s_lone[:, None])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(h_lone > 0, h_all / (h_all - h_lone), 1.0)
+    ratio[(h_lone > 0) & (h_all == h_lone)] = np.nan  # R: NaN, no stratum to average
+    return dev, scale[:, None] * ratio[g]
 
 
 def first_of(codes: np.ndarray, k: int) -> np.ndarray:
