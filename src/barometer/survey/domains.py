@@ -372,10 +372,13 @@ class Linear:
         if est is None:
             with np.errstate(invalid="ignore", divide="ignore"):
                 est = dom.sums(w * self.y) / td
-        u = self.y - np.append(est, 0.0)[dom.ext] * self.x
-        wu = w * u
+            est = np.where(td == 0, np.nan, est)  # no ratio: its denominator totals zero
         with np.errstate(invalid="ignore", divide="ignore"):
-            infl = Influence.compact(wu, dom.codes, dom.k, scale=1.0 / td,
+            u = self.y - np.append(est, 0.0)[dom.ext] * self.x
+            wu = w * u
+            # a zero denominator (no ratio, NaN): no influence, rather than inf x 0
+            infl = Influence.compact(wu, dom.codes, dom.k,
+                                     scale=np.where(td != 0, 1.0 / td, 0.0),
                                      index=dom.index if own else None)
             # r = u / X, rbar = sum w r / sum w
             a = dom.sums(wu)

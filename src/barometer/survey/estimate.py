@@ -23,6 +23,7 @@ uses V_srswr = s^2 / n. ``n_eff`` is Kish's effective sample size (sum w)^2 / su
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Literal
 
@@ -91,7 +92,7 @@ def estimate(
             if not match.any() and not (binary and lev in (0, 1)):
                 raise EstimationError(
                     f"level {lev!r} does not occur in column {y!r}", where=f"column {y}",
-                    value=lev, hint=f"levels present: {sorted(map(str, col.dropna().unique()))}",
+                    value=lev, hint=f"levels present: {', '.join(sorted(map(_text, col.dropna().unique())))}",
                 )
             values = np.where(col.isna(), np.nan, match.to_numpy(float))
             tables.append(_linear_estimates(design, "proportion", values, None, y, lev, by,
@@ -103,8 +104,37 @@ def estimate(
     xv = numeric_column(design, x) if x is not None else None
     if xv is not None and stat != "ratio":
         raise EstimationError("x is only used by stat='ratio'", value=x)
-    return Estimates(_linear_estimates(design, stat, yv, xv, y, None, by, ci or "wald",
-                                       ci_level, df))
+    table = _linear_estimates(design, stat, yv, xv, y, None, by, ci or "wald", ci_level, df)
+    if stat == "ratio":
+        _zero_denominators(table, y, x, by)
+    return Estimates(table)
+
+
+def _zero_denominators(table: pd.DataFrame, y: str, x: str | None, by: str | None) -> None:
+    """A ratio whose denominator totals zero has no value: an error overall; NaN (estimate,
+    SE, interval) with a warning naming the domains within domains."""
+    zero = table["estimate"].isna().to_numpy()
+    if not zero.any():
+        return
+    if by is None:
+        raise EstimationError(
+            f"the ratio {y}/{x} is undefined: the weighted total of {x!r} is zero",
+            where=f"column {x}", hint="check the denominator variable (all zero among the "
+            "rows with observed values?)")
+    cols = ["se", "cv", "ci_low", "ci_high", "deff", "deff_replace"]
+    table.loc[zero, cols] = np.nan
+    names = ", ".join(map(_text, table.loc[zero, "domain"].tolist()[:10]))
+    warnings.warn(f"ratio {y}/{x}: the weighted total of {x!r} is zero in {int(zero.sum())} "
+                  f"domain(s) of {by!r} ({names}): NaN there", stacklevel=3)
+
+
+def _text(v: object) -> str:
+    """A value as a person writes it: 83, not np.int64(83); 1 for an integral float."""
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
 
 
 def _linear_estimates(design: Design, stat: str, y: np.ndarray, x: np.ndarray | None,
