@@ -92,7 +92,8 @@ def estimate(
             if not match.any() and not (binary and lev in (0, 1)):
                 raise EstimationError(
                     f"level {lev!r} does not occur in column {y!r}", where=f"column {y}",
-                    value=lev, hint=f"levels present: {', '.join(sorted(map(_text, col.dropna().unique())))}",
+                    value=lev, hint="levels present: "
+                    + ", ".join(sorted(map(_text, col.dropna().unique()))),
                 )
             values = np.where(col.isna(), np.nan, match.to_numpy(float))
             tables.append(_linear_estimates(design, "proportion", values, None, y, lev, by,
