@@ -163,8 +163,24 @@ def linearized_variance(design: Design, influence: Influence, *, full: bool = Fa
         for record in reversed(design.weighting):  # the last step is the outermost
             z = record.residuals(z)
         influence = Influence(k=influence.k, dense=z)
-    return stage_variance(design.stages, influence, design.lonely_psu, full=full,
-                          pps=design.spec.pps)
+    out = stage_variance(design.stages, influence, design.lonely_psu, full=full,
+                         pps=design.spec.pps)
+    if design.spec.pps is None:
+        out = _round_off(out)
+    return out
+
+
+def _round_off(v: np.ndarray) -> np.ndarray:
+    """R's ``arma_multistage`` (survey 4.5): a variance below 1e-16 is rounding error of an
+    exact 0 (a domain inside one PSU) and is set to 0, with its covariances."""
+    if v.ndim == 1:
+        return np.where(np.abs(v) < 1e-16, 0.0, v)
+    tiny = np.abs(np.diag(v)) < 1e-16
+    if tiny.any():
+        v = v.copy()
+        v[tiny, :] = 0.0
+        v[:, tiny] = 0.0
+    return v
 
 
 def stage_variance(stages: tuple[Stage, ...], influence: Influence, lonely: LonelyPSU,
