@@ -29,7 +29,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from barometer.survey.errors import DesignError
+from barometer.survey.errors import DesignError, readable
 from barometer.survey.grouping import first_rows, group_codes
 from barometer.survey.repweights import ReplicateWeights, replicate_rank
 from barometer.survey.steps import WeightingStep
@@ -525,9 +525,9 @@ class Design:
                     else int(st.strata[row])
                 raise DesignError(
                     f"a stratum has only one PSU at stage {k + 1}",
-                    where=f"{label} = {value!r}",
+                    where=f"{label} = {readable(value)!r}",
                     hint="merge it with a similar stratum, or choose lonely_psu='adjust', "
-                    "'certainty' or 'remove'",
+                    "'average', 'certainty' or 'remove'",
                 )
 
     def with_weights(self, weights: np.ndarray, note: str, **changes: object) -> Design:
