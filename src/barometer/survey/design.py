@@ -67,6 +67,12 @@ class PPS(StrEnum):
     * ``overton``: the Horvitz-Thompson variance sum_ij D_ij t_i t_j with Overton's (1985)
       approximation of the joint inclusion probabilities, D_ii = 1 - pi_i and
       D_ij = ((pi_i + pi_j)/2 - 1)/(n - 1) within a stratum (single-stage designs).
+
+    R survey 4.5 (``onestrat``) pairs the 1 - pi of the clusters in their order of
+    appearance with the cluster totals in sorted id order: when the rows of a Brewer design
+    with cluster ids are not sorted by cluster within strata, R weights a cluster's deviation
+    by another cluster's 1 - pi. barometer weights each by its own (sort the data by cluster
+    to compare with R; with ``ids=None`` the orders agree).
     """
 
     BREWER = "brewer"
