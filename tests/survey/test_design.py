@@ -180,6 +180,11 @@ def test_pps_errors_say_what_to_do(fpc: str | None, pps: str, message: str) -> N
         Design.from_frame(_pps(), fpc=fpc, pps=pps)
 
 
+def test_pps_design_has_no_built_replicates() -> None:
+    with pytest.raises(DesignError, match="PPS"):
+        with_replicates(Design.from_frame(_pps(), fpc="pi", pps="brewer"), "JK1")
+
+
 def test_overton_is_single_stage() -> None:
     df = _pps().assign(c=np.arange(40) // 2)
     with pytest.raises(DesignError, match="single-stage"):

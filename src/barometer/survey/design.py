@@ -406,17 +406,16 @@ class Design:
         if weights in cols:
             raise DesignError(f"the full-sample weight {weights!r} is among the replicate "
                               "weights", where=source, hint="give another prefix or list")
-        rep = np.empty((n, len(cols)))
-        for j, col in enumerate(cols):
-            v = pd.to_numeric(data[col], errors="coerce").to_numpy(float)
-            bad = ~np.isfinite(v) | (v < 0)
-            if bad.any():
-                row = int(np.flatnonzero(bad)[0])
-                raise DesignError(
-                    "replicate weights must be finite and non-negative (no missing values)",
-                    where=f"{source}, row {row}, column {col}", value=data[col].iloc[row],
-                    hint="fix the replicate-weight column; R's svrepdesign refuses it too")
-            rep[:, j] = v
+        numeric = all(data[c].dtype.kind in "iuf" for c in cols)
+        rep = data[cols].to_numpy(dtype=float, copy=True) if numeric else np.column_stack(
+            [pd.to_numeric(data[c], errors="coerce").to_numpy(float) for c in cols])
+        if not (np.isfinite(rep).all() and rep.min() >= 0):  # one pass each when valid
+            bad = ~np.isfinite(rep) | (rep < 0)
+            row, j = (int(i) for i in np.argwhere(bad)[0])
+            raise DesignError(
+                "replicate weights must be finite and non-negative (no missing values)",
+                where=f"{source}, row {row}, column {cols[j]}", value=data[cols[j]].iloc[row],
+                hint="fix the replicate-weight column; R's svrepdesign refuses it too")
         n_rep = rep.shape[1]
         if weights is None:
             warnings.warn("no sampling weights given: equal probability assumed (R's "

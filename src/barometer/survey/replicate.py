@@ -47,6 +47,11 @@ def with_replicates(design: Design, type: str = "JKn", *, replicates: int = 200,
         raise DesignError("the design already has replicate weights",
                           hint="estimate with it directly, or build the replicates from the "
                           "linearisation design")
+    if design.spec.pps is not None:
+        raise DesignError(f"replicate weights from a PPS ({design.spec.pps.value}) design are "
+                          "not supported", hint="use its linearisation variance (Brewer's or "
+                          "Overton's approximation), or supply replicate weights with "
+                          "Design.from_replicates")
     later_fpc = any(st.has_fpc for st in design.stages[1:])
     if type in ("BRR", "Fay") and any(st.has_fpc for st in design.stages):
         warnings.warn("finite population correction dropped in the conversion to "
