@@ -124,10 +124,10 @@ def _jkn(stratum: np.ndarray, n_h: np.ndarray, popsize: np.ndarray, lonely: Lone
     factors[cols, np.arange(cols.size)] = 0.0
     rscales = f[cols] * (n_h[cols] - 1) / n_h[cols]
     scale = 1.0
-    if lonely is LonelyPSU.AVERAGE and lone.any():
-        # R's jknweights: #PSUs / #replicates it makes (every PSU but the lonely ones,
-        # certainty strata included with rscale 0)
-        scale = stratum.size / (stratum.size - int(lone.sum()))
+    if lonely is LonelyPSU.AVERAGE and cols.size < stratum.size:
+        # R's jknweights: #PSUs / #replicates it makes (none for a lonely PSU nor for the
+        # PSUs of a certainty stratum)
+        scale = stratum.size / cols.size
     if lonely is LonelyPSU.ADJUST and lone.any():
         n_strata = np.unique(stratum).size
         extra = np.where(lone[:, None] & (stratum[:, None] == stratum[lone][None, :]), 0.0,

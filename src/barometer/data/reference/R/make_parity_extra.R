@@ -14,6 +14,7 @@
 ##                           apistrat_rep.csv)
 ##   data/apiclus2_pps.csv   apiclus2 + p1 = 40/fpc1, p2 = min(1, 5/fpc2): per-stage
 ##                           inclusion probabilities (R's tests/pps.R), sorted by dnum, snum
+##   data/apiclus1_lonely.csv  apiclus1 + fpc413 (R's tests/lonely.psu.R)
 suppressMessages(library(survey)); suppressMessages(library(jsonlite))
 stopifnot(packageVersion("survey") >= "4.5")
 rd <- function(f) read.csv(file.path("data", f), check.names = FALSE, colClasses = c(cds = "character"))
@@ -43,6 +44,12 @@ a2$p2 <- pmin(1, 5 / a2$fpc2)
 a2 <- a2[order(a2$dnum, a2$snum), ]
 wr(a2, "apiclus2_pps.csv")
 
+## apiclus1_lonely.csv: apiclus1 + fpc413 = 1 for district 413 (one school: a certainty
+## stratum), 1000 elsewhere, as R's tests/lonely.psu.R
+a1 <- rd("apiclus1.csv")
+a1$fpc413 <- ifelse(a1$dnum == 413, 1, 1000)
+wr(a1, "apiclus1_lonely.csv")
+
 ## ---------------------------------------------------------------- the case specifications
 cim <- function(method = "wald", df = "inf", level = 0.95) list(method = method, level = level, df = df)
 des <- function(ids = NULL, strata = NULL, weights = NULL, fpc = NULL, ...) {
@@ -70,6 +77,21 @@ clus2_lonely <- function(policy) des(ids = c("dnum", "snum"), strata = "cname", 
                                      fpc = c("fpc1", "fpc2"), lonely_psu = policy)
 pop <- read.csv(file.path("data", "apipop.csv"), check.names = FALSE)
 stype_counts <- as.list(table(pop$stype))
+
+lonely_r <- function(policy, fpc, rep) {
+  id <- paste0("px_rtest_lonely_", policy, if (fpc) "_fpc" else "", if (rep) "_jkn" else "", "_mean_api00")
+  case(id, if (fpc) "apiclus1_lonely.csv" else "apiclus1.csv",
+       des(strata = "dnum", weights = "pw", fpc = if (fpc) "fpc413" else NULL, lonely_psu = policy),
+       est("mean", "api00"), replicate = if (rep) list(type = "JKn") else NULL,
+       note = "R's tests/lonely.psu.R")
+}
+lonely_r_cases <- list()
+for (fpc in c(FALSE, TRUE)) for (rep in c(FALSE, TRUE)) for (policy in c("remove", "certainty", "adjust", "average"))
+  lonely_r_cases[[length(lonely_r_cases) + 1]] <- lonely_r(policy, fpc, rep)
+lonely_r_cases[[length(lonely_r_cases) + 1]] <- case(
+  "px_rtest_lonely_fpc_jkn_total_api00", "apiclus1_lonely.csv",
+  des(strata = "dnum", weights = "pw", fpc = "fpc413", lonely_psu = "fail"), est("total", "api00"),
+  replicate = list(type = "JKn"), note = "R's tests/lonely.psu.R: svytotal(~api00, as.svrepdesign(ds)) with the certainty stratum")
 
 cases <- list(
   ## supplied replicate weights: JKn with rscales, BRR, Fay, bootstrap, JK1, other
@@ -219,5 +241,7 @@ cases <- list(
        des(weights = "pw", fpc = "fpc"), est("quantile", "api00", q = 0.01, qrule = "math", by = "stype"),
        cim("woodruff"))
 )
+## R's tests/lonely.psu.R: schools stratified by district, district 413 has one school
+cases <- c(cases, lonely_r_cases)
 writeLines(toJSON(cases, auto_unbox = TRUE, digits = NA, pretty = TRUE, null = "null"),
            commandArgs(TRUE)[1])
