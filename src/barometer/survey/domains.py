@@ -349,7 +349,9 @@ class Linear:
             else:
                 tv = dom.sums(wv)
             with np.errstate(invalid="ignore", divide="ignore"):
-                est = tv + c0 * sw if self.kind == "total" else c0 + tv / sw
+                # a total as the plain sum of w y (R's colSums): exact, e.g. 0 for a domain
+                # of zeros, where tv + c0 sum(w) would leave a rounding residue
+                est = dom.sums(w * self.y) if self.kind == "total" else c0 + tv / sw
         with np.errstate(invalid="ignore", divide="ignore"):
             mean = est / sw if self.kind == "total" else est
             delta = mean - c0

@@ -15,6 +15,7 @@
 ##   data/apiclus2_pps.csv   apiclus2 + p1 = 40/fpc1, p2 = min(1, 5/fpc2): per-stage
 ##                           inclusion probabilities (R's tests/pps.R), sorted by dnum, snum
 ##   data/apiclus1_lonely.csv  apiclus1 + fpc413 (R's tests/lonely.psu.R)
+##   data/election_pps.csv   survey's election_pps (R's tests/pps.R) + nader (Nader > 0)
 suppressMessages(library(survey)); suppressMessages(library(jsonlite))
 stopifnot(packageVersion("survey") >= "4.5")
 rd <- function(f) read.csv(file.path("data", f), check.names = FALSE, colClasses = c(cds = "character"))
@@ -49,6 +50,14 @@ wr(a2, "apiclus2_pps.csv")
 a1 <- rd("apiclus1.csv")
 a1$fpc413 <- ifelse(a1$dnum == 413, 1, 1000)
 wr(a1, "apiclus1_lonely.csv")
+
+## election_pps.csv: survey's data(election) PPS sample of 40 counties (R's tests/pps.R),
+## + nader = whether Nader had votes (R's subset(dpps, Nader > 0) as a domain)
+data(election)
+ep <- election_pps
+ep$County <- as.character(ep$County)
+ep$nader <- ifelse(ep$Nader > 0, "yes", "no")
+wr(ep, "election_pps.csv")
 
 ## ---------------------------------------------------------------- the case specifications
 cim <- function(method = "wald", df = "inf", level = 0.95) list(method = method, level = level, df = df)
@@ -243,5 +252,22 @@ cases <- list(
 )
 ## R's tests/lonely.psu.R: schools stratified by district, district 413 has one school
 cases <- c(cases, lonely_r_cases)
+## R's tests/pps.R: the election PPS sample, Brewer (with and without weights), Overton,
+## with replacement, totals of the three candidates and the Nader > 0 domain
+for (cand in c("Bush", "Kerry", "Nader")) {
+  cases[[length(cases) + 1]] <- case(paste0("px_rtest_pps_brewer_wt_total_", cand), "election_pps.csv",
+    des(weights = "wt", fpc = "p", pps = "brewer"), est("total", cand), note = "R's tests/pps.R")
+  cases[[length(cases) + 1]] <- case(paste0("px_rtest_pps_brewer_total_", cand), "election_pps.csv",
+    des(fpc = "p", pps = "brewer"), est("total", cand), note = "R's tests/pps.R")
+  cases[[length(cases) + 1]] <- case(paste0("px_rtest_pps_overton_total_", cand), "election_pps.csv",
+    des(fpc = "p", pps = "overton"), est("total", cand), note = "R's tests/pps.R")
+  cases[[length(cases) + 1]] <- case(paste0("px_rtest_pps_wr_total_", cand), "election_pps.csv",
+    des(weights = "wt"), est("total", cand), note = "R's tests/pps.R: with replacement")
+  cases[[length(cases) + 1]] <- case(paste0("px_rtest_pps_brewer_total_", cand, "_by_nader"), "election_pps.csv",
+    des(weights = "wt", fpc = "p", pps = "brewer"), est("total", cand, by = "nader"),
+    note = "R's tests/pps.R: subset(dpps, Nader > 0)")
+  cases[[length(cases) + 1]] <- case(paste0("px_rtest_pps_overton_mean_", cand, "_by_nader"), "election_pps.csv",
+    des(fpc = "p", pps = "overton"), est("mean", cand, by = "nader"))
+}
 writeLines(toJSON(cases, auto_unbox = TRUE, digits = NA, pretty = TRUE, null = "null"),
            commandArgs(TRUE)[1])
