@@ -31,8 +31,7 @@ def test_overton_matches_the_quadratic_form(stratified: bool) -> None:
     df.loc[0, "pi"] = 1.0
     df.loc[1, "h"] = 3  # a stratum with one unit: no pairs
     strata = df["h"].to_numpy() if stratified else np.zeros(n, dtype=int)
-    d = Design.from_frame(df, strata="h" if stratified else None, fpc="pi", pps="overton",
-                          lonely_psu="certainty")
+    d = Design.from_frame(df, strata="h" if stratified else None, fpc="pi", pps="overton")
     z = df[["y", "x"]].to_numpy() / df["pi"].to_numpy()[:, None]
     expected = _overton_dense(z, df["pi"].to_numpy(), strata)
     full = linearized_variance(d, Influence(k=2, dense=z), full=True)

@@ -306,7 +306,18 @@ class Design:
             stages.append(stage)
             prev_cluster = c_codes
 
-        if weights is not None:
+        if pps_method is PPS.OVERTON and weights is not None:
+            # R's svydesign(pps = "overton") does not pass the weights on: 1 / pi
+            given = _as_float(data[weights])
+            w = np.ones(n)
+            for st in stages:
+                w = w * st.popsize / st.n_sampled
+            if not np.allclose(given, w, rtol=1e-9):
+                warnings.warn(f"an Overton design weights by 1 / inclusion probability "
+                              f"({fpc_cols[0]}); the weights {weights!r} differ and are not "
+                              "used (as R's svydesign(pps = 'overton'))", stacklevel=2)
+            wname = fpc_cols[0]
+        elif weights is not None:
             w = _as_float(data[weights])
             wname = weights
         elif probs is not None:
@@ -511,8 +522,9 @@ class Design:
 
     def check_lonely_psu(self) -> None:
         """Raise a :class:`DesignError` naming the stratum if a stratum has one PSU and the
-        policy is ``fail``."""
-        if self.spec.lonely_psu is not LonelyPSU.FAIL:
+        policy is ``fail`` (an Overton design has no lonely PSUs: a unit alone in its
+        stratum contributes (1 - pi) t^2, as R's ``ppsvar``)."""
+        if self.spec.lonely_psu is not LonelyPSU.FAIL or self.spec.pps is PPS.OVERTON:
             return
         for k, st in enumerate(self.stages):
             # n_sampled is constant within a stratum: first its value on one row per cluster

@@ -261,6 +261,9 @@ for (cand in c("Bush", "Kerry", "Nader")) {
     des(fpc = "p", pps = "brewer"), est("total", cand), note = "R's tests/pps.R")
   cases[[length(cases) + 1]] <- case(paste0("px_rtest_pps_overton_total_", cand), "election_pps.csv",
     des(fpc = "p", pps = "overton"), est("total", cand), note = "R's tests/pps.R")
+  cases[[length(cases) + 1]] <- case(paste0("px_rtest_pps_overton_wt_total_", cand), "election_pps.csv",
+    des(weights = "wt", fpc = "p", pps = "overton"), est("total", cand),
+    note = "R's svydesign(pps = 'overton') ignores weights: 1/p")
   cases[[length(cases) + 1]] <- case(paste0("px_rtest_pps_wr_total_", cand), "election_pps.csv",
     des(weights = "wt"), est("total", cand), note = "R's tests/pps.R: with replacement")
   cases[[length(cases) + 1]] <- case(paste0("px_rtest_pps_brewer_total_", cand, "_by_nader"), "election_pps.csv",
