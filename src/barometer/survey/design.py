@@ -385,7 +385,8 @@ class Design:
           weights (with factors: 1 / max of each column); scale 1;
         * ``bootstrap``: scale 1/(R - 1); ``successive-difference`` and ``ACS``: scale 4/R
           (ACS: ``mse`` True); ``JK2``: scale 1; ``other``: scale 1 unless given;
-        * ``rscales`` default 1 for each replicate (a single number applies to all).
+        * ``rscales`` default 1 for each replicate (a single number applies to all); R's
+          ``fpc=`` (a correction per replicate) is ``rscales`` multiplied by it.
 
         Degrees of freedom: the rank of the replicate-weight matrix - 1 (R's ``degf``).
         Weighting steps (``calibrate``, ``trim``...) are re-applied to every replicate.
@@ -644,6 +645,9 @@ def _replicate_scales(type: str, rep: np.ndarray, n_rep: int, scale: float | Non
         warnings.warn("JKn rscales (n-1)/n not given: taken from each replicate's largest "
                       "factor, as R does", stacklevel=3)
     elif type in ("successive-difference", "ACS"):
+        if scale is not None or rs is not None:
+            warnings.warn(f"type={type!r} sets scale 4/R and rscales 1; those given are "
+                          "ignored (as R does)", stacklevel=3)
         scale, rs = 4.0 / n_rep, np.ones(n_rep)
     elif type == "JK2":
         scale, rs = 1.0, np.ones(n_rep)
