@@ -124,3 +124,28 @@ def test_supplied_replicate_weights_give_the_same_ses(df: pd.DataFrame, kind: st
             np.testing.assert_allclose(y["estimate"], x["estimate"], rtol=1e-10)
             np.testing.assert_allclose(y["se"], x["se"], rtol=1e-9, atol=1e-12)
             np.testing.assert_allclose(y["df"], x["df"])
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(2, 40), st.integers(1, 4), st.integers(0, 2**32 - 1))
+def test_overton_variance_is_the_quadratic_form(n: int, n_strata: int, seed: int) -> None:
+    """The O(n) Overton variance equals R's t' D t with the n x n matrix of Overton's
+    approximation (overton2Dcheck), for any probabilities, strata and estimates."""
+    from barometer.survey.variance import Influence, linearized_variance
+
+    rng = np.random.default_rng(seed)
+    pi = rng.uniform(0.01, 1.0, n)
+    pi[rng.random(n) < 0.1] = 1.0
+    h = rng.integers(0, n_strata, n)
+    df = pd.DataFrame({"pi": pi, "h": h})
+    d = Design.from_frame(df, strata="h", fpc="pi", pps="overton")
+    z = rng.normal(size=(n, 3)) / pi[:, None]
+    n_h = pd.Series(h).map(pd.Series(h).value_counts()).to_numpy()
+    fbar = (pi[:, None] + pi[None, :]) / 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dmat = 1 - (n_h[:, None] - fbar) / (n_h[:, None] - 1)
+    dmat[(h[:, None] != h[None, :]) | (fbar == 1)] = 0.0
+    np.fill_diagonal(dmat, 1 - pi)
+    expected = z.T @ dmat @ z
+    got = linearized_variance(d, Influence(k=3, dense=z), full=True)
+    np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-9 * np.abs(expected).max())
