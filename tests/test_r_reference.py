@@ -1,8 +1,9 @@
 """Every R reference case must agree with R's survey to 1e-6.
 
 The cases shipped with the package (``barometer/data/reference``: the core cases, the extra
-cases and the survey 4.5 parity cases) always run; the shared folder's files
-(``../shared/reference/r-survey``) run too when that folder sits beside the repository.
+cases and the survey 4.5 design cases of ``parity-extra.json``) always run; the shared
+folder's files (``../shared/reference/r-survey``) run too when that folder sits beside the
+repository.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ needs_shared = pytest.mark.skipif(not R_REFERENCE.exists(),
 
 
 def test_shipped_cases_present() -> None:
-    assert len(SHIPPED_CASES) >= 24 + 123 + 41  # core, extra, estimator parity
+    assert len(SHIPPED_CASES) >= 24 + 123 + 41 + 96  # core, extra, estimator and design parity
 
 
 @pytest.mark.parametrize(("source", "case"), SHIPPED_CASES,

@@ -24,7 +24,7 @@ from barometer.survey.design import Design
 
 TOLERANCE = 1e-6
 # the shipped case files run by default (data/reference/README.md)
-SHIPPED = ("core.json", "extra.json", "parity-estimators.json")
+SHIPPED = ("core.json", "extra.json", "parity-estimators.json", "parity-extra.json")
 
 
 @dataclass(frozen=True)
@@ -64,11 +64,21 @@ def build_design(case: Mapping[str, Any], data: pd.DataFrame) -> Design:
     from barometer.survey.replicate import with_replicates
 
     d = case["design"]
-    design = Design.from_frame(
-        data, ids=d.get("ids"), strata=d.get("strata"), weights=d.get("weights"),
-        probs=d.get("probs"), fpc=d.get("fpc"), nest=bool(d.get("nest", False)),
-        lonely_psu=d.get("lonely_psu", "fail"), source=str(case.get("data")),
-    )
+    rw = d.get("repweights")
+    if rw:  # replicate weights in the data: svrepdesign(..., combined.weights = TRUE)
+        design = Design.from_replicates(
+            data, repweights=rw["columns"] if rw.get("columns") else rw["prefix"],
+            type=rw["type"], weights=d.get("weights"), scale=rw.get("scale"),
+            rscales=rw.get("rscales"), rho=rw.get("rho"), mse=bool(rw.get("mse", False)),
+            source=str(case.get("data")),
+        )
+    else:
+        design = Design.from_frame(
+            data, ids=d.get("ids"), strata=d.get("strata"), weights=d.get("weights"),
+            probs=d.get("probs"), fpc=d.get("fpc"), nest=bool(d.get("nest", False)),
+            lonely_psu=d.get("lonely_psu", "fail"), pps=d.get("pps"),
+            source=str(case.get("data")),
+        )
     rep = case.get("replicate")
     if rep:
         design = with_replicates(design, rep["type"], fay_rho=float(rep.get("fay_rho", 0.0)),
@@ -208,7 +218,9 @@ def shipped_reference() -> Path:
 def shipped_cases() -> list[Path]:
     """The shipped case files that ``barometer verify`` runs by default (see the folder's
     README): the shared core cases, the extra cases (R 4.2.2, survey 4.1.1) and the
-    estimator parity cases (survey 4.5)."""
+    estimator parity cases (survey 4.5, ``parity-estimators.json``) and further design cases of
+    survey 4.5 (``parity-extra.json``: supplied replicate weights, PPS without replacement,
+    lonely PSUs)."""
     return [shipped_reference() / name for name in SHIPPED]
 
 

@@ -122,3 +122,20 @@ def test_bad_method_and_bounds(clus: Design) -> None:
         calibrate(clus, categorical={"stype": POP_STYPE}, method="magic")
     with pytest.raises(CalibrationError, match="L < 1 < U"):
         calibrate(clus, categorical={"stype": POP_STYPE}, method="logit")
+
+
+def test_bounded_raking_to_margins_of_different_scales_converges(
+        apiclus1: pd.DataFrame) -> None:
+    # issue 13: stype counts and the api99 total (scores, ~4e6); R's grake converges
+    from conftest import api
+
+    pop = api("apipop")
+    d = Design.from_frame(apiclus1, ids="dnum", weights="pw", fpc="fpc")
+    cal = calibrate(d, categorical={"stype": pop["stype"].value_counts().to_dict()},
+                    numeric={"api99": float(pop["api99"].sum())}, total=len(pop),
+                    method="raking", bounds=(0.6, 1.6), max_iter=500, tol=1e-10)
+    g = cal.weights / d.weights
+    assert g.min() >= 0.6 - 1e-12 and g.max() <= 1.6 + 1e-12
+    assert cal.weights.sum() == pytest.approx(len(pop), rel=1e-9)
+    # R survey 4.5: svymean(~api00, calibrate(..., calfun = "raking", bounds = c(0.6, 1.6)))
+    assert mean(cal, "api00").value() == pytest.approx(665.461628940494, rel=1e-9)

@@ -120,3 +120,51 @@ def test_errors_are_clear(strat: Design) -> None:
     empty = Design.from_frame(strat.data.assign(z=np.nan), strata="stype", weights="pw")
     with pytest.raises(EstimationError, match="no rows"):
         mean(empty, "z")
+
+
+# ---------------------------------------------------------------- defects of issue 13
+@pytest.mark.parametrize("rule", ["beta", "wilson"])
+def test_interval_of_a_domain_with_se_zero_is_nan_there(apiclus1: pd.DataFrame,
+                                                        rule: str) -> None:
+    df = apiclus1.assign(emer0=(apiclus1["emer"] == 0).astype(int))
+    d = Design.from_frame(df, ids="dnum", fpc="fpc")
+    got = estimate(d, "proportion", "emer0", level=1, ci=rule, by="cname").to_frame()
+    inside = (got["se"] == 0) & (got["estimate"] > 0) & (got["estimate"] < 1)
+    assert inside.any() and (~inside).any()
+    assert got.loc[inside, ["ci_low", "ci_high"]].isna().all().all()
+    assert got.loc[~inside, ["ci_low", "ci_high"]].notna().all().all()
+
+
+def test_ratio_with_zero_denominator(apistrat: pd.DataFrame) -> None:
+    import warnings
+
+    df = apistrat.assign(z=np.where(apistrat["stype"] == "H", 0.0, 1.0), z0=0.0)
+    d = Design.from_frame(df, strata="stype", weights="pw", fpc="fpc")
+    with pytest.raises(EstimationError, match="'z0' is zero"):
+        ratio(d, "api00", "z0")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        got = ratio(d, "api00", "z", by="stype").to_frame().set_index("domain")
+    assert [str(w.message) for w in caught if w.category is not UserWarning] == []
+    messages = [str(w.message) for w in caught]
+    assert len(messages) == 1 and "'z'" in messages[0] and "(H)" in messages[0]
+    assert got.loc["H", ["estimate", "se", "ci_low", "ci_high"]].isna().all()
+    assert got.loc[["E", "M"], "se"].gt(0).all()
+
+
+def test_math_quantile_below_the_smallest_share_is_the_smallest_value(
+        apisrs: pd.DataFrame) -> None:
+    # survey >= 4.4-1 (qrule_math: wlow <= 0): 348, where 4.1 returned the next value
+    d = Design.from_frame(apisrs, weights="pw", fpc="fpc")
+    assert quantile(d, "api00", 0.003).value() == apisrs["api00"].min() == 348
+
+
+def test_messages_show_values_as_written(apiclus1: pd.DataFrame) -> None:
+    df = apiclus1.assign(e=np.where(apiclus1["emer"] > 0, 1.0, np.nan))
+    d = Design.from_frame(df, ids="dnum", weights="pw")
+    with pytest.raises(EstimationError) as err:
+        proportion(d, "e", level=3)
+    assert "levels present: 1" in str(err.value) and "1.0" not in str(err.value)
+    assert "np.int64" not in str(EstimationError("x", value=np.int64(83)))
+    assert str(EstimationError("x", value=[np.int64(1), np.float64(2.5)])).endswith(
+        "value: [1, 2.5]")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from barometer import Design, calibrate, mean, total
+from barometer import CalibrationError, Design, calibrate, mean, total
 
 
 @st.composite
@@ -70,3 +71,81 @@ def test_calibration_hits_margins_and_ignores_row_order(df: pd.DataFrame, seed: 
     np.testing.assert_allclose(cal2.weights, cal.weights[perm], rtol=1e-9)
     a, b = mean(cal, "y").to_frame().iloc[0], mean(cal2, "y").to_frame().iloc[0]
     assert np.isclose(a["se"], b["se"], rtol=1e-7)
+
+
+@settings(max_examples=30, deadline=None)
+@given(samples(), st.sampled_from(["JKn", "bootstrap", "JK1", "BRR", "Fay"]), st.booleans(),
+       st.booleans())
+def test_supplied_replicate_weights_give_the_same_ses(df: pd.DataFrame, kind: str, mse: bool,
+                                                      calibrated: bool) -> None:
+    """Replicate weights written to the data and read back with Design.from_replicates
+    (as R's svrepdesign) give the SEs of the design with_replicates built them for,
+    also after calibration (every replicate re-calibrated)."""
+    import warnings
+
+    from barometer import with_replicates
+
+    if kind == "JK1":
+        base = Design.from_frame(df, ids="psu", weights="w")
+    else:
+        base = _design(df)
+    psus = df.groupby("h")["psu"].nunique()
+    if kind in ("BRR", "Fay") and (psus != 2).any():
+        # keep the first two PSUs of every stratum (PSUs are numbered in order)
+        df = df[df["psu"] - df.groupby("h")["psu"].transform("min") < 2]
+        df = df.reset_index(drop=True)
+        base = _design(df)
+    built = with_replicates(base, kind, replicates=20, mse=mse, seed=5, fay_rho=0.3)
+    reps = built.replicates
+    assert reps is not None
+    cols = {f"rw_{j}": reps.weights[:, j] for j in range(reps.n_replicates)}
+    own = kind in ("BRR", "Fay")  # their scale is R's fixed default
+    supplied = Design.from_replicates(
+        df.assign(**cols), repweights="rw_", weights="w", type=kind,
+        scale=None if own else reps.scale, rscales=None if own else reps.rscales,
+        rho=0.3 if kind == "Fay" else None, mse=mse)
+    assert supplied.degf() == built.degf()
+    pairs = [(built, supplied)]
+    if calibrated:
+        margins = {"sex": {"F": 600.0, "M": 400.0}}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:  # a replicate may lose a margin's category in a tiny sample: both fail
+                cal = calibrate(built, categorical=margins, method="raking")
+            except CalibrationError:
+                with pytest.raises(CalibrationError):
+                    calibrate(supplied, categorical=margins, method="raking")
+            else:
+                pairs.append((cal, calibrate(supplied, categorical=margins, method="raking")))
+    for a, b in pairs:
+        for stat in (mean, total):
+            x = stat(a, "y", by="g").to_frame()
+            y = stat(b, "y", by="g").to_frame()
+            np.testing.assert_allclose(y["estimate"], x["estimate"], rtol=1e-10)
+            np.testing.assert_allclose(y["se"], x["se"], rtol=1e-9, atol=1e-12)
+            np.testing.assert_allclose(y["df"], x["df"])
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(2, 40), st.integers(1, 4), st.integers(0, 2**32 - 1))
+def test_overton_variance_is_the_quadratic_form(n: int, n_strata: int, seed: int) -> None:
+    """The O(n) Overton variance equals R's t' D t with the n x n matrix of Overton's
+    approximation (overton2Dcheck), for any probabilities, strata and estimates."""
+    from barometer.survey.variance import Influence, linearized_variance
+
+    rng = np.random.default_rng(seed)
+    pi = rng.uniform(0.01, 1.0, n)
+    pi[rng.random(n) < 0.1] = 1.0
+    h = rng.integers(0, n_strata, n)
+    df = pd.DataFrame({"pi": pi, "h": h})
+    d = Design.from_frame(df, strata="h", fpc="pi", pps="overton")
+    z = rng.normal(size=(n, 3)) / pi[:, None]
+    n_h = pd.Series(h).map(pd.Series(h).value_counts()).to_numpy()
+    fbar = (pi[:, None] + pi[None, :]) / 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dmat = 1 - (n_h[:, None] - fbar) / (n_h[:, None] - 1)
+    dmat[(h[:, None] != h[None, :]) | (fbar == 1)] = 0.0
+    np.fill_diagonal(dmat, 1 - pi)
+    expected = z.T @ dmat @ z
+    got = linearized_variance(d, Influence(k=3, dense=z), full=True)
+    np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-9 * np.abs(expected).max())

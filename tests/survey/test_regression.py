@@ -196,3 +196,9 @@ def test_linearised_variance_on_a_replicate_design(clus2: Design) -> None:
                      variance="linearization")
     np.testing.assert_allclose(forced.cov, lin.cov, rtol=1e-10)
     assert forced.df == lin.df and forced.method == "linearization"
+
+
+def test_text_outcome_hints_level(apistrat: pd.DataFrame) -> None:
+    d = Design.from_frame(apistrat, strata="stype", weights="pw")
+    with pytest.raises(EstimationError, match="pass level="):
+        regress(d, "awards", ["api99"], family="binomial")

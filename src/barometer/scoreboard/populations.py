@@ -69,8 +69,12 @@ def weight_population(frame: pd.DataFrame, margins: MarginSet, spec: WeightingSp
     names = {m: m for m in categorical}
     if spec.collapse:
         frame, categorical, names = collapse_categories(frame, categorical, spec.collapse)
-    design = Design.from_frame(frame, strata=spec.design.get("strata"),
-                               weights=spec.design.get("weights"), source=source)
+    with warnings.catch_warnings():
+        # an equal-probability sample is the specification's choice (weights: none), not an
+        # oversight: the survey layer's warning is for a missing weights argument
+        warnings.filterwarnings("ignore", message="no weights or probabilities supplied")
+        design = Design.from_frame(frame, strata=spec.design.get("strata"),
+                                   weights=spec.design.get("weights"), source=source)
     if variance == "bootstrap":
         design = with_replicates(design, "bootstrap", replicates=replicates, seed=seed)
     elif variance != "linearization":

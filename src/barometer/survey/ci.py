@@ -37,7 +37,9 @@
 Proportions of exactly 0 or 1 have V(p) = 0, and every rule above degenerates (the logit is
 infinite, n* is 0/0). For them barometer returns the exact Clopper-Pearson interval with the
 unweighted domain size n: [0, 1 - (a/2)^(1/n)] for p = 0, [(a/2)^(1/n), 1] for p = 1
-(a finite, conservative interval; R returns NaN or a zero-width interval there).
+(a finite, conservative interval; R returns NaN or a zero-width interval there). A
+proportion strictly between 0 and 1 with an SE of exactly 0 (a domain inside one PSU) has
+no ``beta`` or ``wilson`` interval: NaN for that domain, as R.
 """
 
 from __future__ import annotations
@@ -114,6 +116,8 @@ def _logit_scale(x: IntervalInput, se_logit: float) -> tuple[float, float]:
 
 
 def _beta(x: IntervalInput) -> tuple[float, float]:
+    if not x.se > 0:  # SE exactly 0 (a domain inside one PSU): n* infinite, R gives NaN
+        return float("nan"), float("nan")
     p = x.estimate
     a = 1 - x.level
     n_eff = p * (1 - p) / x.se**2
@@ -124,6 +128,8 @@ def _beta(x: IntervalInput) -> tuple[float, float]:
 
 
 def _wilson(x: IntervalInput) -> tuple[float, float]:
+    if not x.se > 0:  # SE exactly 0: n* infinite, R gives NaN
+        return float("nan"), float("nan")
     p = x.estimate
     t = t_quantile(x.level, x.df)
     n_eff = p * (1 - p) / x.se**2

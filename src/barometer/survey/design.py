@@ -20,6 +20,7 @@ Conventions follow R's ``survey::svydesign`` (Lumley 2010, ch. 2-3):
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -28,25 +29,54 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from barometer.survey.errors import DesignError
+from barometer.survey.errors import DesignError, readable
 from barometer.survey.grouping import first_rows, group_codes
-from barometer.survey.repweights import ReplicateWeights
+from barometer.survey.repweights import ReplicateWeights, replicate_rank
 from barometer.survey.steps import WeightingStep
 
 
 class LonelyPSU(StrEnum):
     """What to do with a stratum that has a single PSU (R's ``survey.lonely.psu``).
 
+    A stratum is *lonely* when one of its clusters was sampled and it has more than one in
+    the population (a certainty stratum, N = n = 1, contributes nothing under every policy).
+
     * ``fail``: raise an error naming the stratum (default);
-    * ``adjust``: centre the lonely PSU at the grand mean instead of the stratum mean;
+    * ``adjust``: centre the lonely PSU's total at the mean of all PSU totals of the stage
+      (sum of the PSU totals / number of PSUs, as survey >= 4.4; 4.1 centred it at 0);
+    * ``average``: the lonely strata contribute nothing and the stage's variance is
+      multiplied by #strata / #strata that are not lonely;
     * ``certainty``: the stratum is self-representing and contributes no variance;
     * ``remove``: the stratum contributes no variance (it is ignored).
     """
 
     FAIL = "fail"
     ADJUST = "adjust"
+    AVERAGE = "average"
     CERTAINTY = "certainty"
     REMOVE = "remove"
+
+
+class PPS(StrEnum):
+    """Variance approximation for PPS sampling without replacement (R's ``svydesign(pps=)``),
+    from each unit's inclusion probability pi_i (given as the stage's ``fpc``):
+
+    * ``brewer``: Brewer's (2002, eq. 9.14) approximation, the with-replacement formula with
+      each cluster's deviation weighted by 1 - pi_i:
+      V = n/(n-1) sum_i (1 - pi_i) (t_i - tbar)^2 per stratum, at any stage;
+    * ``overton``: the Horvitz-Thompson variance sum_ij D_ij t_i t_j with Overton's (1985)
+      approximation of the joint inclusion probabilities, D_ii = 1 - pi_i and
+      D_ij = ((pi_i + pi_j)/2 - 1)/(n - 1) within a stratum (single-stage designs).
+
+    R survey 4.5 (``onestrat``) pairs the 1 - pi of the clusters in their order of
+    appearance with the cluster totals in sorted id order: when the rows of a Brewer design
+    with cluster ids are not sorted by cluster within strata, R weights a cluster's deviation
+    by another cluster's 1 - pi. barometer weights each by its own (sort the data by cluster
+    to compare with R; with ``ids=None`` the orders agree).
+    """
+
+    BREWER = "brewer"
+    OVERTON = "overton"
 
 
 def _as_list(x: str | Sequence[str] | None) -> list[str]:
@@ -105,14 +135,22 @@ class DesignSpec:
     fpc: tuple[str, ...] = ()
     nest: bool = False
     lonely_psu: LonelyPSU = LonelyPSU.FAIL
+    pps: PPS | None = None
+    repweights: tuple[str, ...] = ()
 
     def describe(self) -> str:
+        if self.repweights:
+            return (f"replicate weights: {self.repweights[0]}..{self.repweights[-1]} "
+                    f"({len(self.repweights)} columns); weights: {self.weights or 'equal'}")
         parts = [
             f"clusters: {' > '.join(self.ids) if self.ids else 'none (element sampling)'}",
             f"strata: {', '.join(self.strata) if self.strata else 'none'}",
             f"weights: {self.weights or (f'1/{self.probs}' if self.probs else 'derived')}",
             f"fpc: {', '.join(self.fpc) if self.fpc else 'none (with replacement)'}",
         ]
+        if self.pps is not None:
+            parts.append(f"PPS without replacement ({self.pps.value}; fpc: inclusion "
+                         "probabilities)")
         if self.nest:
             parts.append("nest: PSU ids unique within strata")
         parts.append(f"lonely PSU: {self.lonely_psu.value}")
@@ -123,14 +161,15 @@ class DesignSpec:
 class Design:
     """A survey design: data, weights, stages, and the weighting record.
 
-    Build one with :meth:`Design.from_frame`. ``weights`` are the current (final) weights;
+    Build one with :meth:`Design.from_frame` (or :meth:`Design.from_replicates` for
+    replicate weights supplied with the data). ``weights`` are the current (final) weights;
     ``weighting`` records every weighting step applied (in order: nonresponse adjustment,
     calibration, trimming), which the linearisation variance uses to take them into account
     and replicate designs re-apply to every replicate; ``replicates`` holds replicate
     weights when the design has been converted to a replicate design.
     """
 
-    data: pd.DataFrame
+    _frame: pd.DataFrame
     weights: np.ndarray
     stages: tuple[Stage, ...]
     spec: DesignSpec
@@ -155,24 +194,37 @@ class Design:
         fpc: str | Sequence[str] | None = None,
         nest: bool = False,
         lonely_psu: str | LonelyPSU = LonelyPSU.FAIL,
+        pps: str | PPS | None = None,
         source: str = "data",
     ) -> Design:
         """Build a design from a data frame (R's ``svydesign``).
 
-        ``source`` names the data in error messages (e.g. a file name).
+        ``pps``: ``brewer`` or ``overton`` for PPS sampling without replacement (see
+        :class:`PPS`); ``fpc`` then holds each unit's inclusion probability at that stage
+        and the weights default to 1 / (product of the probabilities). ``source`` names the
+        data in error messages (e.g. a file name). The data are kept private: ``data``
+        returns a copy-on-write copy, so changing it never changes the design.
         """
         data = data.reset_index(drop=True)
         n = len(data)
         if n == 0:
             raise DesignError("the data have no rows", where=source, hint="pass a non-empty frame")
-        try:
-            lonely = LonelyPSU(lonely_psu)
-        except ValueError:
-            raise DesignError(
-                "unknown lonely PSU policy",
-                value=lonely_psu,
-                hint=f"use one of {[p.value for p in LonelyPSU]}",
-            ) from None
+        lonely = _lonely_policy(lonely_psu)
+        pps_method: PPS | None = None
+        if pps is not None and pps is not False:
+            try:
+                pps_method = PPS(pps)
+            except ValueError:
+                raise DesignError("unknown PPS method", value=pps,
+                                  hint=f"use one of {[p.value for p in PPS]}") from None
+            if not fpc:
+                raise DesignError(f"pps={pps_method.value!r} needs the inclusion probabilities",
+                                  where=source, hint="pass fpc='column of inclusion "
+                                  "probabilities' (one per stage)")
+            if pps_method is PPS.OVERTON and len(_as_list(ids)) > 1:
+                raise DesignError("Overton's approximation is for single-stage designs",
+                                  value=list(_as_list(ids)),
+                                  hint="use pps='brewer' for a multistage design")
         id_cols = [c for c in _as_list(ids) if c not in ("1", "0")]
         strata_cols = _as_list(strata)
         fpc_cols = _as_list(fpc)
@@ -244,14 +296,28 @@ class Design:
             c_first = first if nested else first_rows(c_codes, complete=True)
             n_sampled = _count_distinct(c_codes, s_codes, c_first, nested=nested)
             popsize = np.broadcast_to(np.inf, (n,))  # no fpc (read-only, no memory behind)
-            if k < len(fpc_cols):
+            if k < len(fpc_cols) and pps_method is not None:
+                popsize = _pps_popsize(data[fpc_cols[k]], c_codes, c_first, n_sampled,
+                                       fpc_cols[k], source)
+            elif k < len(fpc_cols):
                 popsize = _popsize(data[fpc_cols[k]], s_codes, n_sampled, fpc_cols[k], source)
             stage = Stage(s_codes, c_codes, n_sampled, popsize)
             stage.__dict__["cluster_first"] = c_first  # seed the cached property
             stages.append(stage)
             prev_cluster = c_codes
 
-        if weights is not None:
+        if pps_method is PPS.OVERTON and weights is not None:
+            # R's svydesign(pps = "overton") does not pass the weights on: 1 / pi
+            given = _as_float(data[weights])
+            w = np.ones(n)
+            for st in stages:
+                w = w * st.popsize / st.n_sampled
+            if not np.allclose(given, w, rtol=1e-9):
+                warnings.warn(f"an Overton design weights by 1 / inclusion probability "
+                              f"({fpc_cols[0]}); the weights {weights!r} differ and are not "
+                              "used (as R's svydesign(pps = 'overton'))", stacklevel=2)
+            wname = fpc_cols[0]
+        elif weights is not None:
             w = _as_float(data[weights])
             wname = weights
         elif probs is not None:
@@ -266,22 +332,149 @@ class Design:
                     w = w * st.popsize / st.n_sampled
             wname = "fpc"
         else:
+            warnings.warn("no weights or probabilities supplied, assuming equal probability "
+                          f"({source}; R's svydesign gives the same warning)", stacklevel=2)
             w = np.ones(n)
             wname = "(equal weights)"
         _check_positive(w, wname, source, "weights")
+        if len(fpc_cols) < n_stages and len(fpc_cols) > 0 and \
+                any(st.has_fpc for st in stages):
+            warnings.warn(f"stages without fpc ({n_stages - len(fpc_cols)} of {n_stages}) are "
+                          "treated as sampled with replacement", stacklevel=2)
         spec = DesignSpec(
             ids=tuple(id_cols), strata=tuple(strata_cols), weights=weights, probs=probs,
-            fpc=tuple(fpc_cols), nest=nest, lonely_psu=lonely,
+            fpc=tuple(fpc_cols), nest=nest, lonely_psu=lonely, pps=pps_method,
         )
-        design = cls(data=data, weights=w, stages=tuple(stages), spec=spec,
+        design = cls(_frame=data, weights=w, stages=tuple(stages), spec=spec,
                      history=(f"design: {spec.describe()}",))
         design.check_lonely_psu()
         return design
 
+    @classmethod
+    def from_replicates(
+        cls,
+        data: pd.DataFrame,
+        *,
+        repweights: str | Sequence[str],
+        type: str,
+        weights: str | None = None,
+        scale: float | None = None,
+        rscales: float | Sequence[float] | None = None,
+        rho: float | None = None,
+        mse: bool = False,
+        combined_weights: bool = True,
+        source: str = "data",
+    ) -> Design:
+        """A replicate design from replicate weights supplied with the data (R's
+        ``svrepdesign``), as public-use files (NHANES, ACS, CPS, MEPS) ship them.
+
+        ``repweights``: the replicate-weight columns, or a prefix (every column whose name
+        starts with it, in the data's order). ``weights``: the full-sample weight column.
+        ``combined_weights``: the columns hold replicate weights (True, R's default), or
+        factors to multiply the full-sample weights by. The variance is
+
+            V = scale * sum_r rscales_r (theta_r - c)^2,
+
+        c the mean of the replicates, or the full-sample estimate with ``mse=True``. ``type``
+        and R's defaults for ``scale`` / ``rscales`` (Wolter 2007; Lumley 2010, ch. 2.4):
+
+        * ``BRR``: scale 1/R (always); ``Fay``: scale 1/(R (1 - rho)^2) (always, ``rho``
+          required);
+        * ``JK1``: scale (R - 1)/R by default (with factors: 1 / max of the first column);
+        * ``JKn``: ``rscales`` (n_h - 1)/n_h per replicate must be given with combined
+          weights (with factors: 1 / max of each column); scale 1;
+        * ``bootstrap``: scale 1/(R - 1); ``successive-difference`` and ``ACS``: scale 4/R
+          (ACS: ``mse`` True); ``JK2``: scale 1; ``other``: scale 1 unless given;
+        * ``rscales`` default 1 for each replicate (a single number applies to all); R's
+          ``fpc=`` (a correction per replicate) is ``rscales`` multiplied by it.
+
+        Degrees of freedom: the rank of the replicate-weight matrix - 1 (R's ``degf``).
+        Weighting steps (``calibrate``, ``trim``...) are re-applied to every replicate.
+        """
+        data = data.reset_index(drop=True)
+        n = len(data)
+        if n == 0:
+            raise DesignError("the data have no rows", where=source, hint="pass a non-empty frame")
+        if type not in REPLICATE_TYPES:
+            raise DesignError(f"unknown replicate type {type!r}", where=source, value=type,
+                              hint=f"use one of {', '.join(REPLICATE_TYPES)}")
+        if isinstance(repweights, str):
+            cols = [str(c) for c in data.columns if str(c).startswith(repweights)]
+            if not cols:
+                raise DesignError(f"no column starts with the prefix {repweights!r}",
+                                  where=source, value=repweights,
+                                  hint="pass repweights= a prefix of the replicate-weight "
+                                  "columns or a list of them")
+        else:
+            cols = list(repweights)
+            if not cols:
+                raise DesignError("no replicate-weight columns given", where=source,
+                                  hint="pass repweights= a prefix or a list of columns")
+        for col in [*cols, *([weights] if weights else [])]:
+            if col not in data.columns:
+                raise DesignError(f"column {col!r} not found", where=source, value=col,
+                                  hint=f"available columns: "
+                                  f"{', '.join(map(str, data.columns[:30]))}")
+        if weights in cols:
+            raise DesignError(f"the full-sample weight {weights!r} is among the replicate "
+                              "weights", where=source, hint="give another prefix or list")
+        numeric = all(data[c].dtype.kind in "iuf" for c in cols)
+        rep = data[cols].to_numpy(dtype=float, copy=True) if numeric else np.column_stack(
+            [pd.to_numeric(data[c], errors="coerce").to_numpy(float) for c in cols])
+        if not (np.isfinite(rep).all() and rep.min() >= 0):  # one pass each when valid
+            bad = ~np.isfinite(rep) | (rep < 0)
+            row, j = (int(i) for i in np.argwhere(bad)[0])
+            raise DesignError(
+                "replicate weights must be finite and non-negative (no missing values)",
+                where=f"{source}, row {row}, column {cols[j]}", value=data[cols[j]].iloc[row],
+                hint="fix the replicate-weight column; R's svrepdesign refuses it too")
+        n_rep = rep.shape[1]
+        if weights is None:
+            warnings.warn("no sampling weights given: equal probability assumed (R's "
+                          "svrepdesign gives the same warning)", stacklevel=2)
+            w = np.ones(n)
+        else:
+            if _has_missing(data[weights]):
+                row = int(np.flatnonzero(data[weights].isna().to_numpy())[0])
+                raise DesignError(f"weight column {weights!r} has missing values",
+                                  where=f"{source}, row {row}, column {weights}",
+                                  hint="the full-sample weights must be complete")
+            w = _as_float(data[weights])
+            _check_positive(w, weights, source, "weights")
+        scale_v, rscales_v = _replicate_scales(type, rep, n_rep, scale, rscales, rho,
+                                               combined_weights, source)
+        if not combined_weights:
+            rep *= w[:, None]
+        if type == "ACS":
+            mse = True
+        reps = ReplicateWeights(type=type, weights=rep, start=rep, scale=scale_v,
+                                rscales=rscales_v, mse=bool(mse),
+                                degf=replicate_rank(rep) - 1,
+                                fay_rho=float(rho) if type == "Fay" and rho is not None
+                                else 0.0)
+        stage = Stage(np.zeros(n, dtype=np.intp), np.arange(n, dtype=np.intp),
+                      np.full(n, float(n)), np.broadcast_to(np.inf, (n,)))
+        spec = DesignSpec(weights=weights, repweights=tuple(cols))
+        note = (f"replicates: {type} x{n_rep} supplied (scale {scale_v:.6g}"
+                + (f", rho {rho}" if type == "Fay" else "") + (", mse" if mse else "") + ")")
+        return cls(_frame=data, weights=w, stages=(stage,), spec=spec, replicates=reps,
+                   history=(f"design: {spec.describe()}", note))
+
     # ------------------------------------------------------------------ properties
     @property
+    def data(self) -> pd.DataFrame:
+        """The design's data: a copy-on-write copy (cheap, shares memory until written), so
+        changing it never changes this design or the designs derived from it."""
+        return self._frame.copy(deep=False)
+
+    @property
+    def columns(self) -> pd.Index:
+        """The names of the data's columns."""
+        return self._frame.columns
+
+    @property
     def n(self) -> int:
-        return len(self.data)
+        return len(self._frame)
 
     @property
     def base_weights(self) -> np.ndarray:
@@ -330,8 +523,9 @@ class Design:
 
     def check_lonely_psu(self) -> None:
         """Raise a :class:`DesignError` naming the stratum if a stratum has one PSU and the
-        policy is ``fail``."""
-        if self.spec.lonely_psu is not LonelyPSU.FAIL:
+        policy is ``fail`` (an Overton design has no lonely PSUs: a unit alone in its
+        stratum contributes (1 - pi) t^2, as R's ``ppsvar``)."""
+        if self.spec.lonely_psu is not LonelyPSU.FAIL or self.spec.pps is PPS.OVERTON:
             return
         for k, st in enumerate(self.stages):
             # n_sampled is constant within a stratum: first its value on one row per cluster
@@ -344,28 +538,37 @@ class Design:
             if lonely.any():
                 row = int(np.flatnonzero(lonely)[0])
                 label = self.spec.strata[0] if self.spec.strata and k == 0 else "stratum"
-                value = self.data[self.spec.strata[0]].iloc[row] if self.spec.strata and k == 0 \
+                value = self._frame[self.spec.strata[0]].iloc[row] if self.spec.strata \
+                    and k == 0 \
                     else int(st.strata[row])
                 raise DesignError(
                     f"a stratum has only one PSU at stage {k + 1}",
-                    where=f"{label} = {value!r}",
+                    where=f"{label} = {readable(value)!r}",
                     hint="merge it with a similar stratum, or choose lonely_psu='adjust', "
-                    "'certainty' or 'remove'",
+                    "'average', 'certainty' or 'remove'",
                 )
 
     def with_weights(self, weights: np.ndarray, note: str, **changes: object) -> Design:
         """A new design with other weights (and other fields changed), recording ``note``."""
+        if "data" in changes:  # a new frame (its own copy, so the caller keeps theirs)
+            new = changes.pop("data")
+            if not isinstance(new, pd.DataFrame) or len(new) != self.n:
+                raise DesignError("the new data must be a frame with the design's rows",
+                                  value=getattr(new, "shape", None))
+            changes["_frame"] = new.reset_index(drop=True)
         return replace(self, weights=np.asarray(weights, float),
                        history=(*self.history, note), **changes)  # type: ignore[arg-type]
 
     def column(self, name: str) -> pd.Series:
-        """A column of the data, with a clear error if it does not exist."""
-        if name not in self.data.columns:
+        """A column of the data, with a clear error if it does not exist. The series is
+        copy-on-write: writing to it never changes the design."""
+        frame = self._frame
+        if name not in frame.columns:
             raise DesignError(
                 f"column {name!r} not found in the design's data",
-                hint=f"available columns: {', '.join(map(str, self.data.columns[:30]))}",
+                hint=f"available columns: {', '.join(map(str, frame.columns[:30]))}",
             )
-        return self.data[name]
+        return frame[name]
 
     def __repr__(self) -> str:
         extra = ""
@@ -374,6 +577,87 @@ class Design:
         if self.replicates is not None:
             extra += f", {self.replicates.type} replicates x{self.replicates.n_replicates}"
         return f"Design(n={self.n}, {self.spec.describe()}{extra})"
+
+
+REPLICATE_TYPES = ("JK1", "JKn", "BRR", "Fay", "bootstrap", "successive-difference", "ACS",
+                   "JK2", "other")
+
+
+def _lonely_policy(value: str | LonelyPSU) -> LonelyPSU:
+    try:
+        return LonelyPSU(value)
+    except ValueError:
+        raise DesignError("unknown lonely PSU policy", value=value,
+                          hint=f"use one of {[p.value for p in LonelyPSU]}") from None
+
+
+def _replicate_scales(type: str, rep: np.ndarray, n_rep: int, scale: float | None,
+                      rscales: float | Sequence[float] | None, rho: float | None,
+                      combined: bool, source: str) -> tuple[float, np.ndarray]:
+    """``scale`` and ``rscales`` of supplied replicate weights, with R's defaults
+    (``svrepdesign``; see :meth:`Design.from_replicates`)."""
+    if rscales is not None:
+        rs = np.atleast_1d(np.asarray(rscales, dtype=float))
+        if rs.size == 1:
+            rs = np.full(n_rep, float(rs[0]))
+        if rs.size != n_rep:
+            raise DesignError(f"rscales has {rs.size} values for {n_rep} replicates",
+                              where=source, hint="give one rscale per replicate (or one)")
+        if not np.isfinite(rs).all() or (rs < 0).any():
+            raise DesignError("rscales must be finite and non-negative", where=source)
+    else:
+        rs = None
+    if type == "Fay":
+        if rho is None or not 0 < float(rho) < 1:
+            raise DesignError("type='Fay' needs Fay's rho in (0, 1)", where=source, value=rho,
+                              hint="pass rho= (e.g. 0.5), as published with the weights")
+        if scale is not None:
+            warnings.warn("type='Fay' sets scale = 1/(R (1 - rho)^2); the scale given is "
+                          "ignored (as R does)", stacklevel=3)
+        scale = 1.0 / (n_rep * (1 - float(rho)) ** 2)
+    elif rho is not None:
+        warnings.warn(f"rho is only used by type='Fay': ignored for type={type!r}",
+                      stacklevel=3)
+    if type == "BRR":
+        if scale is not None:
+            warnings.warn("type='BRR' sets scale = 1/R; the scale given is ignored (as R "
+                          "does)", stacklevel=3)
+        scale = 1.0 / n_rep
+    elif type == "bootstrap":
+        if n_rep < 2:
+            raise DesignError("the bootstrap needs at least 2 replicates", where=source)
+        scale = 1.0 / (n_rep - 1) if scale is None else scale
+    elif type == "JK1" and scale is None:
+        if combined:
+            scale = (n_rep - 1) / n_rep
+            warnings.warn("JK1 scale (n-1)/n not given: taking n = the number of "
+                          f"replicates ({n_rep}), as R does", stacklevel=3)
+        else:
+            scale = 1.0 / float(rep[:, 0].max())
+            warnings.warn("JK1 scale (n-1)/n not given: taken from the first replicate's "
+                          "largest factor, as R does", stacklevel=3)
+    elif type == "JKn" and rs is None:
+        if combined:
+            raise DesignError("type='JKn' with combined weights needs rscales",
+                              where=source, hint="pass rscales= (n_h - 1)/n_h for each "
+                              "replicate (its stratum's number of PSUs n_h)")
+        rs = 1.0 / rep.max(axis=0)
+        warnings.warn("JKn rscales (n-1)/n not given: taken from each replicate's largest "
+                      "factor, as R does", stacklevel=3)
+    elif type in ("successive-difference", "ACS"):
+        if scale is not None or rs is not None:
+            warnings.warn(f"type={type!r} sets scale 4/R and rscales 1; those given are "
+                          "ignored (as R does)", stacklevel=3)
+        scale, rs = 4.0 / n_rep, np.ones(n_rep)
+    elif type == "JK2":
+        scale, rs = 1.0, np.ones(n_rep)
+    elif type == "other" and (scale is None or rs is None):
+        warnings.warn("type='other' without scale or rscales: taken as 1, as R does",
+                      stacklevel=3)
+    scale = 1.0 if scale is None else float(scale)
+    if not np.isfinite(scale) or scale <= 0:
+        raise DesignError("scale must be positive", where=source, value=scale)
+    return scale, (np.ones(n_rep) if rs is None else rs)
 
 
 def _count_distinct(clusters: np.ndarray, strata: np.ndarray, first: np.ndarray, *,
@@ -415,6 +699,25 @@ def _popsize(col: pd.Series, strata: np.ndarray, n_sampled: np.ndarray, name: st
             hint="check that the fpc counts clusters of this stage in the stratum",
         )
     return popsize
+
+
+def _pps_popsize(col: pd.Series, clusters: np.ndarray, first: np.ndarray,
+                 n_sampled: np.ndarray, name: str, source: str) -> np.ndarray:
+    """Per row the "population size" n_h / pi_i of a PPS stage (R's ``as.fpc`` with
+    ``pps``): each cluster's inclusion probability pi_i, so that 1 - n_h / N = 1 - pi_i."""
+    v = pd.to_numeric(col, errors="coerce").to_numpy(float)
+    bad = np.isnan(v) | (v <= 0) | (v > 1)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise DesignError("PPS inclusion probabilities must be in (0, 1]",
+                          where=f"{source}, row {row}, column {name}", value=col.iloc[row],
+                          hint="with pps=, fpc gives each unit's inclusion probability")
+    if (v != v[first[clusters]]).any():
+        row = int(np.flatnonzero(v != v[first[clusters]])[0])
+        raise DesignError("inclusion probability varies within a cluster",
+                          where=f"{source}, row {row}, column {name}", value=col.iloc[row],
+                          hint="give each cluster one inclusion probability")
+    return n_sampled / v
 
 
 def _has_missing(col: pd.Series) -> bool:

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from barometer.survey.design import Design, Stage
+from barometer.survey.design import PPS, Design, Stage
 from barometer.survey.errors import EstimationError
 from barometer.survey.grouping import factorize_counts
 from barometer.survey.variance import Influence, combined_index
@@ -43,6 +43,9 @@ class Domains:
         self.stage = stage  # the design's first stage (weights per cluster x domain)
         if n is not None:
             self.__dict__["n"] = n  # rows per domain, when already counted
+        # R's svymean/svytotal for an Overton PPS design count the design's rows (its
+        # nrow, the rows out of the domain included) in the design effect (design_effects)
+        self.overton_rows: int | None = None
         self.index: dict[object, object] = {}  # per stage: cluster x domain index...
         self._degf: dict[int, float] = {}
         self._replicate_sums: tuple[np.ndarray, np.ndarray] | None = None
@@ -334,6 +337,8 @@ def domains(design: Design, valid: np.ndarray | None, by: By) -> Domains:
             codes = remap[cand + 1]
         dom = Domains(codes, labels, by_name(by), design.weights, design.stages[0],
                       n=level_n[present[order]])
+    if design.spec.pps is PPS.OVERTON:
+        dom.overton_rows = design.n
     if len(design.cache) > 64:  # bound the memory kept by a long-lived design
         design.cache.clear()
     design.cache[key] = (packed, dom)
@@ -449,7 +454,9 @@ class Linear:
             else:
                 tv = dom.sums(wv)
             with np.errstate(invalid="ignore", divide="ignore"):
-                est = tv + c0 * sw if self.kind == "total" else c0 + tv / sw
+                # a total as the plain sum of w y (R's colSums): exact, e.g. 0 for a domain
+                # of zeros, where tv + c0 sum(w) would leave a rounding residue
+                est = dom.sums(w * self.y) if self.kind == "total" else c0 + tv / sw
         with np.errstate(invalid="ignore", divide="ignore"):
             mean = est / sw if self.kind == "total" else est
             delta = mean - c0
@@ -472,10 +479,13 @@ class Linear:
         if est is None:
             with np.errstate(invalid="ignore", divide="ignore"):
                 est = dom.sums(w * self.y) / td
-        u = self.y - np.append(est, 0.0)[dom.ext] * self.x
-        wu = w * u
+            est = np.where(td == 0, np.nan, est)  # no ratio: its denominator totals zero
         with np.errstate(invalid="ignore", divide="ignore"):
-            infl = Influence.compact(wu, dom.codes, dom.k, scale=1.0 / td,
+            u = self.y - np.append(est, 0.0)[dom.ext] * self.x
+            wu = w * u
+            # a zero denominator (no ratio, NaN): no influence, rather than inf x 0
+            infl = Influence.compact(wu, dom.codes, dom.k,
+                                     scale=np.where(td != 0, 1.0 / td, 0.0),
                                      index=dom.index if own else None)
             # r = u / X, rbar = sum w r / sum w
             a = dom.sums(wu)
@@ -486,11 +496,24 @@ class Linear:
 def design_effects(dom: Domains, kind: str, ssq: np.ndarray, var: np.ndarray
           ) -> tuple[np.ndarray, np.ndarray]:
     """R's deff (SRS without replacement) and the with-replacement version, per domain:
-    s^2 = sum w (r - rbar)^2 / sum w * n / (n - 1), r = y, or (y - R x) / X for a ratio."""
+    s^2 = sum w (r - rbar)^2 / sum w * n / (n - 1), r = y, or (y - R x) / X for a ratio.
+
+    For an Overton PPS design, R's ``svytotal.pps`` and ``svymean.pps`` define them
+    otherwise, and barometer follows so that the numbers agree: with n the design's number
+    of rows (out-of-domain rows included), a total's deff is V / (s^2 N^2) (no division
+    by n) and its ``replace`` version V / (s^2 N (N - n)); a mean's uses n in place of the
+    domain's rows."""
     n = dom.n.astype(float)
     big_n = dom.sum_w
     with np.errstate(invalid="ignore", divide="ignore"):
         s2 = ssq / big_n * n / (n - 1)
+        if dom.overton_rows is not None:
+            rows = float(dom.overton_rows)
+            if kind == "total":
+                return var / (s2 * big_n**2), var / (s2 * big_n * (big_n - rows))
+            if kind == "mean":
+                v_wor = np.where(big_n >= rows, s2 * (big_n - rows) / (big_n * rows), np.nan)
+                return var / v_wor, var / (s2 / rows)
         factor = big_n**2 if kind in ("total", "ratio") else np.ones_like(big_n)
         v_wr = s2 * factor / n
         v_wor = np.where(big_n >= n, v_wr * (big_n - n) / big_n, np.nan)

@@ -19,7 +19,7 @@ class BarometerError(ValueError):
         if where:
             parts.append(f"where: {where}")
         if value is not None:
-            parts.append(f"value: {value!r}")
+            parts.append(f"value: {readable(value)!r}")
         if hint:
             parts.append(f"what to do: {hint}")
         super().__init__(" | ".join(parts))
@@ -35,3 +35,13 @@ class EstimationError(BarometerError):
 
 class CalibrationError(BarometerError):
     """Calibration cannot be done: bad margins, infeasible bounds, no convergence."""
+
+
+def readable(value: object) -> object:
+    """A value as the user wrote it: numpy scalars as Python numbers (83, not
+    np.int64(83)), integral floats of a list as integers, containers element-wise."""
+    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
+        value = value.item()  # type: ignore[union-attr]
+    if isinstance(value, list | tuple):
+        return type(value)(readable(v) for v in value)
+    return value

@@ -33,6 +33,7 @@ uses V_srswr = s^2 / n. ``n_eff`` is Kish's effective sample size (sum w)^2 / su
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -135,7 +136,8 @@ def estimate(
                     raise EstimationError(
                         f"level {lev!r} does not occur in column {yname!r}",
                         where=f"column {yname}", value=lev,
-                        hint=f"levels present: {sorted(map(str, col.dropna().unique()))}",
+                        hint="levels present: "
+                        + ", ".join(sorted(map(_text, col.dropna().unique()))),
                     )
                 values = np.where(col.isna(), np.nan, match.to_numpy(float))
                 default = "logit" if stat == "proportion" else "wald"
@@ -152,6 +154,8 @@ def estimate(
             raise EstimationError("x is only used by stat='ratio'", value=x)
         table, block = _linear_estimates(design, stat, yv, xv, yname, None, by, ci or "wald",
                                          ci_level, df, subset)
+        if stat == "ratio":
+            _zero_denominators(table, yname, x, by)
         tables.append(table)
         blocks.append(block)
     out = pd.concat(tables, ignore_index=True) if len(tables) > 1 else tables[0]
@@ -211,6 +215,33 @@ def _joint_covariance(design: Design, blocks: list[_Block]) -> np.ndarray:
         return design.replicates.covariance(full, reps)
     parts = [b.influence for b in blocks if b.influence is not None]
     return np.atleast_2d(linearized_variance(design, Influence.stack(parts), full=True))
+
+
+def _zero_denominators(table: pd.DataFrame, y: str, x: str | None, by: object) -> None:
+    """A ratio whose denominator totals zero has no value: an error overall; NaN (estimate,
+    SE, interval) with a warning naming the domains within domains."""
+    zero = table["estimate"].isna().to_numpy()
+    if not zero.any():
+        return
+    if by is None:
+        raise EstimationError(
+            f"the ratio {y}/{x} is undefined: the weighted total of {x!r} is zero",
+            where=f"column {x}", hint="check the denominator variable (all zero among the "
+            "rows with observed values?)")
+    cols = ["se", "cv", "ci_low", "ci_high", "deff", "deff_replace"]
+    table.loc[zero, cols] = np.nan
+    names = ", ".join(map(_text, table.loc[zero, "domain"].tolist()[:10]))
+    warnings.warn(f"ratio {y}/{x}: the weighted total of {x!r} is zero in {int(zero.sum())} "
+                  f"domain(s) of {by!r} ({names}): NaN there", stacklevel=3)
+
+
+def _text(v: object) -> str:
+    """A value as a person writes it: 83, not np.int64(83); 1 for an integral float."""
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
 
 
 def _linear_estimates(design: Design, stat: str, y: np.ndarray, x: np.ndarray | None,

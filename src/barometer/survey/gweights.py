@@ -77,7 +77,9 @@ def solve_g(x: np.ndarray, d: np.ndarray, population: np.ndarray, method: str,
 
     Newton iterations on lambda as R's ``grake``: T = X' diag(d F'(X lambda)) X,
     lambda += T^+ (t_x - sum_i d_i g_i x_i), with step halving while g is not finite or
-    while the step makes the largest misfit worse (bounded distances can otherwise cycle);
+    while the step makes the largest relative misfit |misfit| / (1 + |target|) worse
+    (bounded distances can otherwise cycle; relative, so that constraints of different
+    scales weigh alike);
     stops when every |misfit| / (1 + |target|) < ``tol``. When every target exceeds 20
     times its sample total the weights are first scaled by the mean ratio (as ``grake``
     does), so bounds then apply to the scaled weights. ``weight_bounds`` (lower, upper) bound
@@ -104,10 +106,13 @@ def solve_g(x: np.ndarray, d: np.ndarray, population: np.ndarray, method: str,
     g, deriv = f(x @ eta, lo, hi)
     it = 1
     converged = False
+    # misfits are compared relative to their targets (R's convergence measure): margins of
+    # very different scales (a count and a total of scores) then weigh alike
+    rel = 1.0 / (1.0 + np.abs(population))
     while True:
         t = (x * (dd * deriv)[:, None]).T @ x
         misfit = gap - x.T @ (dd * (g - 1))
-        before = np.abs(misfit).max()  # the largest misfit before the step
+        before = np.abs(misfit * rel).max()  # the largest relative misfit before the step
         step = np.linalg.pinv(t, rcond=256 * np.finfo(float).eps, hermitian=True) @ misfit
         eta = eta + step
         g, deriv = f(x @ eta, lo, hi)
@@ -120,7 +125,7 @@ def solve_g(x: np.ndarray, d: np.ndarray, population: np.ndarray, method: str,
         # damping: halve a step that makes the fit worse (bounded problems can cycle); the
         # derivative is only needed at the step finally taken
         halvings = 0
-        while np.abs(misfit).max() > before and halvings < 30:
+        while np.abs(misfit * rel).max() > before and halvings < 30:
             halvings += 1
             step = step / 2
             eta = eta - step

@@ -3,7 +3,8 @@
 Quantile rules (R ``survey`` 4.1 ``qrule_*``; Hyndman & Fan 1996):
 
 * ``math``: the inverse of the weighted empirical CDF, the smallest x_(i) with
-  F(x_(i)) >= p, where F is the cumulated weight share in sorted order;
+  F(x_(i)) >= p, where F is the cumulated weight share in sorted order (a p below the
+  smallest value's share gives the smallest value, as survey >= 4.4-1);
 * ``hf7``: linear interpolation between the sorted values at plotting positions
   p_k = W_(k-1) / W_(n-1) (W_(j) the cumulated weight of the j smallest values), which is
   Hyndman & Fan's type 7 when weights are equal.
@@ -52,7 +53,9 @@ def qrule_math(x: np.ndarray, w: np.ndarray, p: float) -> float:
     total = float(np.sum(w[keep].astype(np.longdouble)))
     below = np.flatnonzero(cumw <= p * total)
     pos = int(below[-1]) if below.size else 0
-    if p - cumw[pos] / total == 0:
+    # R's qrule_math (survey >= 4.4-1): the lower value when p - F(x_pos) <= 0, which is
+    # also the smallest value when p is below its weight share (no F(x_i) <= p)
+    if p - cumw[pos] / total <= 0:
         return float(xs[pos])
     return float(xs[min(pos + 1, xs.size - 1)])
 

@@ -526,6 +526,14 @@ def regress(design: Design, model: str, x: Sequence[str] | None = None, *,
     col = design.column(outcome)
     if level is not None:
         yv = np.where(col.isna(), np.nan, level_match(col, level).to_numpy(float))
+    elif not (pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col)) and \
+            pd.to_numeric(col, errors="coerce").isna().sum() > col.isna().sum():
+        levels = sorted(map(str, col.dropna().unique()))
+        raise EstimationError(
+            f"the outcome {outcome!r} is not numeric", where=f"column {outcome}",
+            value=levels[0] if levels else None,
+            hint=f"pass level= to model the share of one category (levels: "
+            f"{', '.join(levels[:10])})")
     else:
         try:
             yv = numeric_column(design, outcome)

@@ -25,6 +25,8 @@ Degrees of freedom: rank of the replicate weight matrix - 1.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from barometer.survey.design import Design, LonelyPSU
@@ -41,6 +43,23 @@ def with_replicates(design: Design, type: str = "JKn", *, replicates: int = 200,
     PSUs; the design's weighting steps are re-applied to every replicate."""
     if type not in TYPES:
         raise DesignError(f"unknown replicate type {type!r}", hint=f"use one of {TYPES}")
+    if design.replicates is not None:
+        raise DesignError("the design already has replicate weights",
+                          hint="estimate with it directly, or build the replicates from the "
+                          "linearisation design")
+    if design.spec.pps is not None:
+        raise DesignError(f"replicate weights from a PPS ({design.spec.pps.value}) design are "
+                          "not supported", hint="use its linearisation variance (Brewer's or "
+                          "Overton's approximation), or supply replicate weights with "
+                          "Design.from_replicates")
+    later_fpc = any(st.has_fpc for st in design.stages[1:])
+    if type in ("BRR", "Fay") and any(st.has_fpc for st in design.stages):
+        warnings.warn("finite population correction dropped in the conversion to "
+                      f"{type} replicates (as R's as.svrepdesign)", stacklevel=2)
+    elif later_fpc:
+        warnings.warn("finite population corrections after the first stage are dropped in "
+                      f"the conversion to {type} replicates (as R's as.svrepdesign)",
+                      stacklevel=2)
     st = design.stages[0]
     psu = st.clusters
     strata = st.strata
@@ -65,7 +84,7 @@ def with_replicates(design: Design, type: str = "JKn", *, replicates: int = 200,
     elif type == "JKn":
         factors, scale, rscales = _jkn(psu_stratum, n_h, popsize, design.lonely_psu)
     elif type in ("BRR", "Fay"):
-        labels = design.data[design.spec.strata[0]].to_numpy()[first]
+        labels = design.column(design.spec.strata[0]).to_numpy()[first]
         factors, scale, rscales = _brr(psu_stratum, labels, first, fay_rho)
     else:
         rng_seed = seed
@@ -104,6 +123,11 @@ def _jkn(stratum: np.ndarray, n_h: np.ndarray, popsize: np.ndarray, lonely: Lone
     factors = np.where(same, (n_h / np.maximum(n_h - 1, 1))[:, None], 1.0)
     factors[cols, np.arange(cols.size)] = 0.0
     rscales = f[cols] * (n_h[cols] - 1) / n_h[cols]
+    scale = 1.0
+    if lonely is LonelyPSU.AVERAGE and cols.size < stratum.size:
+        # R's jknweights: #PSUs / #replicates it makes (none for a lonely PSU nor for the
+        # PSUs of a certainty stratum)
+        scale = stratum.size / cols.size
     if lonely is LonelyPSU.ADJUST and lone.any():
         n_strata = np.unique(stratum).size
         extra = np.where(lone[:, None] & (stratum[:, None] == stratum[lone][None, :]), 0.0,
@@ -111,7 +135,7 @@ def _jkn(stratum: np.ndarray, n_h: np.ndarray, popsize: np.ndarray, lonely: Lone
         factors = np.hstack([factors, extra])
         rscales = np.concatenate([rscales, np.full(int(lone.sum()),
                                                    (n_strata - 1) / n_strata)])
-    return factors, 1.0, rscales
+    return factors, scale, rscales
 
 
 def _r_label(v: object) -> str:

@@ -71,8 +71,9 @@ class ReplicateWeights:
     def _deviations(self, full: np.ndarray, reps: np.ndarray) -> np.ndarray:
         """Replicate estimates minus their centre: the full-sample estimate (``mse``) or
         the mean of the replicates (R's ``svrVar``)."""
-        centre = full if self.mse else reps[:, self.rscales > 0].mean(axis=1)
-        return reps - centre[:, None]
+        with np.errstate(invalid="ignore"):  # an undefined estimate (inf, NaN) stays NaN
+            centre = full if self.mse else reps[:, self.rscales > 0].mean(axis=1)
+            return reps - centre[:, None]
 
     def variance(self, full: np.ndarray, reps: np.ndarray) -> np.ndarray:
         """Replicate variance of k estimates: ``full`` (k,), ``reps`` (k, R)."""

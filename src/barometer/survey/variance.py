@@ -20,9 +20,20 @@ regression on the auxiliaries (Deville & Särndal 1992, §3; Särndal et al. 199
 is how R's ``calibrate``/``postStratify`` designs make later standard errors account for
 calibration; a nonresponse adjustment adds the term for the estimated response rates.
 
-Lonely PSUs (``n_h = 1``, R's ``survey.lonely.psu``): ``certainty``/``remove`` contribute 0,
-``adjust`` uses the deviation of the PSU total from zero (the centre of the estimating
-function), ``fail`` raises. A stratum with ``n_h = N_h`` (self-representing) contributes 0.
+Lonely PSUs (``n_h = 1 < N_h``, R's ``survey.lonely.psu``, as survey 4.5's ``svyrecvar``):
+``certainty``/``remove`` contribute 0; ``adjust`` uses the deviation of the PSU total from
+the mean of all PSU totals of the stage (sum of the totals / number of PSUs; at a later
+stage, within the earlier-stage cluster); ``average`` contributes 0 and multiplies the
+stage's variance (within each earlier-stage cluster) by #strata / #strata not lonely;
+``fail`` raises. A stratum with ``n_h = N_h`` (self-representing) contributes 0.
+
+PPS without replacement (``Design.spec.pps``): Brewer's approximation is the formula above
+with a per-cluster fpc 1 - pi_i (``N`` = n_h / pi_i); Overton's approximation replaces the
+first stage by the Horvitz-Thompson quadratic form sum_ij D_ij t_i t_j of the cluster totals,
+D_ii = 1 - pi_i, D_ij = ((pi_i + pi_j)/2 - 1)/(n_h - 1) in the same stratum (Overton 1985;
+R's ``overton2Dcheck`` and ``htvar.matrix``), computed in O(n) from per-stratum sums:
+sum_{i != j} D_ij t_i t_j' = (sym(P S') - sum_i pi_i t_i t_i' - S S' + sum_i t_i t_i')/(n - 1),
+S = sum_i t_i, P = sum_i pi_i t_i.
 """
 
 from __future__ import annotations
@@ -31,7 +42,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from barometer.survey.design import Design, LonelyPSU, Stage
+from barometer.survey.design import PPS, Design, LonelyPSU, Stage
 from barometer.survey.errors import DesignError
 
 
@@ -165,11 +176,28 @@ def linearized_variance(design: Design, influence: Influence, *, full: bool = Fa
         for record in reversed(design.weighting):  # the last step is the outermost
             z = record.residuals(z)
         influence = Influence(k=influence.k, dense=z)
-    return stage_variance(design.stages, influence, design.lonely_psu, full=full)
+    out = stage_variance(design.stages, influence, design.lonely_psu, full=full,
+                         pps=design.spec.pps)
+    if design.spec.pps is None:
+        out = _round_off(out)
+    return out
+
+
+def _round_off(v: np.ndarray) -> np.ndarray:
+    """R's ``arma_multistage`` (survey 4.5): a variance below 1e-16 is rounding error of an
+    exact 0 (a domain inside one PSU) and is set to 0, with its covariances."""
+    if v.ndim == 1:
+        return np.where(np.abs(v) < 1e-16, 0.0, v)
+    tiny = np.abs(np.diag(v)) < 1e-16
+    if tiny.any():
+        v = v.copy()
+        v[tiny, :] = 0.0
+        v[:, tiny] = 0.0
+    return v
 
 
 def stage_variance(stages: tuple[Stage, ...], influence: Influence, lonely: LonelyPSU,
-                   *, full: bool = False) -> np.ndarray:
+                   *, full: bool = False, pps: PPS | None = None) -> np.ndarray:
     """The multistage variance of the module docstring for given influence values."""
     k = influence.k
     out = np.zeros((k, k)) if full else np.zeros(k)
@@ -182,12 +210,60 @@ def stage_variance(stages: tuple[Stage, ...], influence: Influence, lonely: Lone
             multiplier = multiplier * prev.fraction
             if not (multiplier > 0).any():
                 break
-        out = out + _one_stage(stage, multiplier, influence, lonely, s, full)
+        if s == 0 and pps is PPS.OVERTON:
+            out = out + _overton_stage(stage, influence, full)
+            continue
+        group = None if s == 0 else stages[s - 1].clusters
+        # R keeps the rows out of a domain of a PPS design (weight 0): every stratum counts
+        out = out + _one_stage(stage, multiplier, influence, lonely, s, full, group,
+                               domains=pps is None)
     return out
 
 
+def _overton_stage(stage: Stage, influence: Influence, full: bool) -> np.ndarray:
+    """The Horvitz-Thompson variance with Overton's joint inclusion probabilities (module
+    docstring), from per-stratum sums of the cluster totals."""
+    totals = influence.group_totals(stage.clusters, stage.n_clusters, key=0)
+    first = stage.cluster_first
+    present = first >= 0
+    totals = totals[present]
+    first = first[present]
+    stratum = stage.strata[first]
+    n_h = stage.n_sampled[first]
+    pi = n_h / stage.popsize[first]
+    n_strata = int(stratum.max()) + 1
+    ssum = np.zeros((n_strata, totals.shape[1]))
+    psum = np.zeros_like(ssum)
+    np.add.at(ssum, stratum, totals)
+    np.add.at(psum, stratum, pi[:, None] * totals)
+    n_s = np.zeros(n_strata)
+    n_s[stratum] = n_h
+    with np.errstate(divide="ignore", invalid="ignore"):
+        off = np.where(n_s > 1, 1.0 / (n_s - 1), 0.0)  # a lonely unit has no pairs
+    # per cluster: diagonal (1 - pi) t t' and the -(pi - 1) t t' / (n - 1) of the pairs
+    c = (1.0 - pi) + (1.0 - pi) * off[stratum]
+    if full:
+        out = totals.T @ (totals * c[:, None])
+        a = (psum * off[:, None]).T @ ssum
+        out += 0.5 * (a + a.T) - (ssum * off[:, None]).T @ ssum
+        return out
+    diag = np.einsum("ij,ij,i->j", totals, totals, c)
+    return diag + np.einsum("hj,hj,h->j", psum, ssum, off) \
+        - np.einsum("hj,hj,h->j", ssum, ssum, off)
+
+
 def _one_stage(stage: Stage, multiplier: np.ndarray, influence: Influence, lonely: LonelyPSU,
-               s: int, full: bool) -> np.ndarray:
+               s: int, full: bool, group: np.ndarray | None, domains: bool = True
+               ) -> np.ndarray:
+    """One stage's term; ``group`` gives each row's earlier-stage cluster (the unit within
+    which R's recursion treats this stage: lonely ``adjust`` and ``average`` are per group),
+    None at the first stage.
+
+    Lonely ``adjust`` and ``average`` count, per estimate, the strata the estimate's rows
+    reach (with ``domains`` and compact influence values: R drops the rows out of a domain
+    of an uncalibrated design, so the mean PSU total and #strata are those of the domain's
+    strata); a covariance (``full``) keeps every stratum, as R's ``svyby(covmat = TRUE)``.
+    """
     n_clusters = stage.n_clusters
     totals = influence.group_totals(stage.clusters, n_clusters, key=s)
     # per-cluster attributes (constant within a cluster), from each cluster's first row
@@ -197,29 +273,89 @@ def _one_stage(stage: Stage, multiplier: np.ndarray, influence: Influence, lonel
     first = first[present]
     stratum = stage.strata[first]
     n_h = stage.n_sampled[first]
-    f = np.where(np.isfinite(stage.popsize[first]), 1.0 - n_h / stage.popsize[first], 1.0)
+    popsize = stage.popsize[first]
+    f = np.where(np.isfinite(popsize), 1.0 - n_h / popsize, 1.0)
     mult = multiplier[first]
     n_strata = int(stratum.max()) + 1
     sums = np.zeros((n_strata, totals.shape[1]))
     np.add.at(sums, stratum, totals)
     means = sums / np.bincount(stratum, weights=np.ones(stratum.size), minlength=n_strata)[:, None]
-    lone = n_h == 1
+    lone = (n_h == 1) & (popsize > 1) & (mult > 0)  # lonely: one PSU sampled of several
     dev = totals - means[stratum]
-    scale = mult * f * np.where(lone, 1.0, n_h / np.maximum(n_h - 1, 1))
+    scale: np.ndarray = mult * f * np.where(n_h == 1, 1.0, n_h / np.maximum(n_h - 1, 1))
     scale[f < 1e-7] = 0.0  # self-representing stratum (n = N)
     if lone.any():
-        active = lone & (scale > 0)
-        if lonely is LonelyPSU.FAIL and active.any():
+        if lonely is LonelyPSU.FAIL:
             raise DesignError(
                 f"a stratum has only one PSU at stage {s + 1}",
-                where=f"stratum code {int(stratum[np.argmax(active)])}",
+                where=f"stratum code {int(stratum[np.argmax(lone)])}",
                 hint="merge it with a similar stratum, or choose lonely_psu='adjust', "
-                "'certainty' or 'remove'",
+                "'average', 'certainty' or 'remove'",
             )
-        if lonely is LonelyPSU.ADJUST:
-            dev[lone] = totals[lone]
+        if lonely in (LonelyPSU.ADJUST, LonelyPSU.AVERAGE):
+            dev, scale = _lonely_terms(stage, influence, lonely, totals, dev, scale, present,
+                                       first, stratum, n_h, lone, group,
+                                       domains and not full)
         else:
             scale[lone] = 0.0
-    if full:
-        return dev.T @ (dev * scale[:, None])
-    return np.einsum("ij,ij,i->j", dev, dev, scale)
+    if scale.ndim == 1:
+        if full:
+            return dev.T @ (dev * scale[:, None])
+        return np.einsum("ij,ij,i->j", dev, dev, scale)
+    return np.einsum("ij,ij,ij->j", dev, dev, scale)
+
+
+def _lonely_terms(stage: Stage, influence: Influence, lonely: LonelyPSU, totals: np.ndarray,
+                  dev: np.ndarray, scale: np.ndarray, present: np.ndarray, first: np.ndarray,
+                  stratum: np.ndarray, n_h: np.ndarray, lone: np.ndarray,
+                  group: np.ndarray | None, per_domain: bool
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Deviations and scales (per cluster, or cluster x estimate) under lonely ``adjust`` /
+    ``average`` (module docstring), R's ``arma_onestage`` per group of strata."""
+    k = totals.shape[1]
+    n_strata = int(stratum.max()) + 1
+    g = np.zeros(stratum.size, dtype=np.intp) if group is None else \
+        np.unique(group[first], return_inverse=True)[1].ravel()
+    n_g = int(g.max()) + 1
+    s_first = first_of(stratum, n_strata)  # one cluster per stratum
+    s_group = g[s_first]
+    s_n = n_h[s_first]
+    s_lone = lone[s_first]
+    # strata reached by each estimate (n_strata x k): all, or those with rows of its domain
+    reach = np.ones((n_strata, k), dtype=bool)
+    if per_domain and influence.column is not None:
+        idx, width = combined_index(stage.clusters, influence.column, k)
+        counts = np.bincount(idx, minlength=stage.n_clusters * width)
+        counts = counts.reshape(stage.n_clusters, width)[:, :k][present]
+        reach = np.zeros((n_strata, k), dtype=bool)
+        np.logical_or.at(reach, stratum, counts > 0)
+    weight = reach.astype(float)
+    if lonely is LonelyPSU.ADJUST:
+        # centre: sum of the PSU totals of the group / its number of PSUs (strata reached)
+        gsum = np.zeros((n_g, k))
+        np.add.at(gsum, g, totals)
+        n_psu = np.zeros((n_g, k))
+        np.add.at(n_psu, s_group, weight * s_n[:, None])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            centre = np.where(n_psu > 0, gsum / n_psu, 0.0)
+        dev = dev.copy()
+        dev[lone] = np.where(reach[stratum[lone]], totals[lone] - centre[g[lone]], 0.0)
+        return dev, scale
+    scale = scale.copy()
+    scale[lone] = 0.0
+    # average: per group and estimate, #strata reached / #strata reached that are not lonely
+    h_all = np.zeros((n_g, k))
+    h_lone = np.zeros((n_g, k))
+    np.add.at(h_all, s_group, weight)
+    np.add.at(h_lone, s_group, weight * s_lone[:, None])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(h_lone > 0, h_all / (h_all - h_lone), 1.0)
+    ratio[(h_lone > 0) & (h_all == h_lone)] = np.nan  # R: NaN, no stratum to average
+    return dev, scale[:, None] * ratio[g]
+
+
+def first_of(codes: np.ndarray, k: int) -> np.ndarray:
+    """The first position of each code 0..k-1 in ``codes`` (every code present)."""
+    out = np.full(k, -1, dtype=np.intp)
+    out[codes[::-1]] = np.arange(codes.size)[::-1]
+    return out

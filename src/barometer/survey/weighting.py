@@ -28,7 +28,7 @@ import pandas as pd
 
 from barometer.survey.calibrate import CalibrationRecord, calibrations
 from barometer.survey.design import Design
-from barometer.survey.errors import CalibrationError, DesignError
+from barometer.survey.errors import CalibrationError, DesignError, readable
 from barometer.survey.grouping import group_codes
 from barometer.survey.gweights import solve_g
 
@@ -134,7 +134,7 @@ def adjust_nonresponse(design: Design, respondent: str, groups: str | Sequence[s
     if (n_resp == 0).any():
         j = int(np.flatnonzero(n_resp == 0)[0])
         row = int(np.flatnonzero(codes == j)[0])
-        label = ", ".join(f"{g}={design.data[g].iloc[row]!r}" for g in names)
+        label = ", ".join(f"{g}={readable(design.column(g).iloc[row])!r}" for g in names)
         raise DesignError("a response group has no respondent", where=label or "all rows",
                           hint="merge it with a neighbouring group")
     d = design.weights
