@@ -31,7 +31,7 @@ needs_shared = pytest.mark.skipif(not R_REFERENCE.exists(),
 
 
 def test_shipped_cases_present() -> None:
-    assert len(SHIPPED_CASES) >= 24 + 123 + 41 + 96  # core, extra, estimator and design parity
+    assert len(SHIPPED_CASES) >= 24 + 18 + 123 + 41 + 96  # core, parity, extra, estimators, designs
 
 
 @pytest.mark.parametrize(("source", "case"), SHIPPED_CASES,

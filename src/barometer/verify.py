@@ -24,7 +24,8 @@ from barometer.survey.design import Design
 
 TOLERANCE = 1e-6
 # the shipped case files run by default (data/reference/README.md)
-SHIPPED = ("core.json", "extra.json", "parity-estimators.json", "parity-extra.json")
+SHIPPED = ("core.json", "parity.json", "extra.json", "parity-estimators.json",
+           "parity-extra.json")
 
 
 @dataclass(frozen=True)
@@ -217,10 +218,10 @@ def shipped_reference() -> Path:
 
 def shipped_cases() -> list[Path]:
     """The shipped case files that ``barometer verify`` runs by default (see the folder's
-    README): the shared core cases, the extra cases (R 4.2.2, survey 4.1.1) and the
-    estimator parity cases (survey 4.5, ``parity-estimators.json``) and further design cases of
-    survey 4.5 (``parity-extra.json``: supplied replicate weights, PPS without replacement,
-    lonely PSUs)."""
+    README): the shared core and parity cases, the extra cases (R 4.2.2, survey 4.1.1), the
+    estimator parity cases (survey 4.5, ``parity-estimators.json``) and further design cases
+    of survey 4.5 (``parity-extra.json``: supplied replicate weights, PPS without
+    replacement, lonely PSUs)."""
     return [shipped_reference() / name for name in SHIPPED]
 
 
