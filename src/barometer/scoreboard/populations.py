@@ -18,13 +18,16 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from scipy import special
 
+from barometer.scoreboard.codebook import Codebook
 from barometer.scoreboard.indicators import (
     Catalogue,
     Driver,
@@ -36,6 +39,7 @@ from barometer.scoreboard.indicators import (
 from barometer.scoreboard.margins import MarginSet
 from barometer.scoreboard.rules import publication_status
 from barometer.survey.calibrate import calibrate
+from barometer.survey.ci import t_quantile
 from barometer.survey.design import Design
 from barometer.survey.errors import CalibrationError
 from barometer.survey.estimate import estimate
@@ -58,6 +62,11 @@ class WeightedPopulation:
     design: Design
     diagnostics: WeightingDiagnostics
     spec: WeightingSpec
+    fallbacks: dict[str, int] = field(default_factory=dict)
+    """Replicates re-weighted otherwise than the full sample (bootstrap runs): the number
+    ``relaxed`` calibrated without the trimming bounds they could not meet, and of
+    ``dropped_constraints`` (calibration constraints dropped in replicates with no unit in
+    the cell), each with the step where it happened."""
 
 
 def weight_population(frame: pd.DataFrame, margins: MarginSet, spec: WeightingSpec,
@@ -83,11 +92,33 @@ def weight_population(frame: pd.DataFrame, margins: MarginSet, spec: WeightingSp
                                hint=f"margins in the file: {', '.join(names)}")
     cat = {names[m]: categorical[names[m]] for m in spec.margins}
     num = {v: margins.total_for(v) for v in spec.numeric}
-    design = calibrate(design, categorical=cat, numeric=num, total=margins.total,
-                       method=spec.method, bounds=spec.bounds, max_iter=100)
-    if spec.trim is not None:
-        design = trim(design, lower=spec.trim[0], upper=spec.trim[1])
-    return WeightedPopulation(spec.population, design, diagnostics(design), spec)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        design = calibrate(design, categorical=cat, numeric=num, total=margins.total,
+                           method=spec.method, bounds=spec.bounds, max_iter=100)
+        steps = len(caught)
+        if spec.trim is not None:
+            design = trim(design, lower=spec.trim[0], upper=spec.trim[1])
+    fallbacks = _fallbacks(caught, steps)
+    for w in caught:  # still shown to the user, and now also counted
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return WeightedPopulation(spec.population, design, diagnostics(design), spec, fallbacks)
+
+
+def _fallbacks(caught: list[warnings.WarningMessage], n_calibration: int) -> dict[str, int]:
+    """Counts of replicate fallbacks from the calibration's warnings (``"k of R replicates
+    could not meet the trimming bounds"``, ``"k calibration constraints were dropped"``),
+    per step (calibration; re-calibration after trimming)."""
+    out: dict[str, int] = {}
+    for i, w in enumerate(caught):
+        text = str(w.message)
+        step = "calibration" if i < n_calibration else "trimming"
+        if m := re.match(r"(\d+) of (\d+) replicates could not meet", text):
+            out[f"relaxed_{step}"] = out.get(f"relaxed_{step}", 0) + int(m.group(1))
+        elif m := re.match(r"(\d+) calibration constraints were dropped", text):
+            key = f"dropped_constraints_{step}"
+            out[key] = out.get(key, 0) + int(m.group(1))
+    return out
 
 
 def collapse_categories(frame: pd.DataFrame, margins: dict[str, dict[str, float]],
@@ -145,15 +176,98 @@ def _one_indicator(design: Design, ind: Indicator, domains: tuple[str, ...],
                                             domain=lambda t, b=by: t["domain"] if b
                                             else "all"))
     out = pd.concat(frames, ignore_index=True)
-    status = [publication_status(int(n), float(cv), rules)
-              for n, cv in zip(out["n"], out["cv"], strict=True)]
-    out["status"] = [s for s, _ in status]
-    out["rule"] = [r for _, r in status]
+    out["domain"] = out["domain"].astype(str)
+    if ind.kind == "share":
+        out = _share_cells(out, d, value, stat == "ratio", domains, rules)
+    else:
+        status = [publication_status(int(n), float(cv), rules)
+                  for n, cv in zip(out["n"], out["cv"], strict=True)]
+        out["status"] = [s for s, _ in status]
+        out["rule"] = [r for _, r in status]
     out["indicator"] = ind.id
     out["population"] = ind.population
     out["basis"] = ind.basis if ind.population == "companies" else "individuals"
-    out["domain"] = out["domain"].astype(str)
     return out[ESTIMATE_COLUMNS]
+
+
+def _answer_counts(design: Design, value: np.ndarray, ratio: bool,
+                   domains: tuple[str, ...]) -> pd.DataFrame:
+    """Respondents of each domain who have (``yes``) and lack (``no``) the attribute, among
+    those who count in the share (valid answer, positive weight; for an employee-weighted
+    share, at least one employee). Indexed by (by, domain)."""
+    counts = design.weights > 0
+    if ratio:
+        counts &= design.data["employees"].to_numpy(float) > 0
+    yes = (counts & (value == 1)).astype(np.int64)
+    no = (counts & (value == 0)).astype(np.int64)
+    frames = [pd.DataFrame({"by": "all", "domain": "all", "yes": [int(yes.sum())],
+                            "no": [int(no.sum())]})]
+    for by in domains:
+        key = design.data[by].astype(str).to_numpy()
+        g = pd.DataFrame({"domain": key, "yes": yes, "no": no}).groupby("domain").sum()
+        frames.append(g.reset_index().assign(by=by))
+    return pd.concat(frames, ignore_index=True).set_index(["by", "domain"])
+
+
+def _share_cells(out: pd.DataFrame, design: Design, value: np.ndarray, ratio: bool,
+                 domains: tuple[str, ...], rules: PublicationRules) -> pd.DataFrame:
+    """Exact 0/1 shares, 0/0 cells and bounded intervals, then the publication status.
+
+    * A share is exactly 0 (1) when no respondent of the domain has (lacks) the attribute,
+      decided from the counts, not from the floating-point estimate (a sum of calibrated
+      weights leaves a residue of order 1e-16). Such a cell has SE 0, no CV and no design
+      effect; its interval is the exact Clopper-Pearson one with the n respondents,
+      [0, 1 - (a/2)^(1/n)] or [(a/2)^(1/n), 1] (Clopper & Pearson 1934), ``ci_method``
+      ``clopper-pearson``. Both ends follow the same publication rule (n alone).
+    * A ratio-type share (employee-weighted: sum w e y / sum w e) gets the logit interval
+      expit(logit(R) +/- t_df SE(R) / (R (1 - R))), the delta method on the logit scale
+      (Korn & Graubard 1999, §5.3; R's ``svyciprop(method = "xlogit")``), always inside
+      (0, 1) unlike the Wald interval.
+    * A cell whose denominator is 0 (no respondent counts) is ``undefined`` (0/0).
+    """
+    counts = _answer_counts(design, value, ratio, domains)
+    key = pd.MultiIndex.from_arrays([out["by"].astype(str), out["domain"].astype(str)])
+    c = counts.reindex(key)
+    yes = c["yes"].fillna(0).to_numpy(np.int64)
+    no = c["no"].fillna(0).to_numpy(np.int64)
+    out = out.copy()
+    for col in ("estimate", "se", "cv", "ci_low", "ci_high", "deff", "n_eff", "df"):
+        out[col] = out[col].astype(float)
+    out["ci_method"] = out["ci_method"].astype(object)
+    a = 1 - rules.ci_level
+    if ratio:
+        p = out["estimate"].to_numpy(float)
+        inside = (yes > 0) & (no > 0) & np.isfinite(p) & (p > 0) & (p < 1)
+        t = np.array([t_quantile(rules.ci_level, float(df)) if ok else np.nan
+                      for ok, df in zip(inside, out["df"], strict=True)])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            half = t * out["se"].to_numpy(float) / (p * (1 - p))
+            centre = special.logit(p)
+        out.loc[inside, "ci_low"] = special.expit(centre - half)[inside]
+        out.loc[inside, "ci_high"] = special.expit(centre + half)[inside]
+        out.loc[inside, "ci_method"] = "logit"
+    total = yes + no
+    zero = (yes == 0) & (no > 0)
+    one = (no == 0) & (yes > 0)
+    exact = zero | one
+    edge = np.where(total > 0, (a / 2) ** (1 / np.maximum(total, 1)), np.nan)
+    out.loc[zero, "estimate"] = 0.0
+    out.loc[one, "estimate"] = 1.0
+    out.loc[exact, ["se", "cv", "deff", "n_eff"]] = [0.0, np.nan, np.nan, np.nan]
+    out.loc[zero, "ci_low"] = 0.0
+    out.loc[zero, "ci_high"] = (1 - edge)[zero]
+    out.loc[one, "ci_low"] = edge[one]
+    out.loc[one, "ci_high"] = 1.0
+    out.loc[exact, "ci_method"] = "clopper-pearson"
+    undefined = total == 0
+    out.loc[undefined, ["estimate", "se", "cv", "ci_low", "ci_high", "deff", "n_eff"]] = np.nan
+    status = [publication_status(int(n), float(cv), rules,
+                                 exact=0.0 if z else 1.0 if o else None, undefined=bool(u))
+              for n, cv, z, o, u in zip(out["n"], out["cv"], zero, one, undefined,
+                                         strict=True)]
+    out["status"] = [s for s, _ in status]
+    out["rule"] = [r for _, r in status]
+    return out
 
 
 def estimate_indicators(weighted: Mapping[str, WeightedPopulation], catalogue: Catalogue
@@ -171,15 +285,51 @@ def estimate_indicators(weighted: Mapping[str, WeightedPopulation], catalogue: C
 DRIVER_COLUMNS = [
     "model", "population", "indicator", "covariate", "term", "reference_category",
     "estimate", "se", "odds_ratio", "or_ci_low", "or_ci_high", "p_value",
-    "covariate_p_value", "df", "n", "n_level", "method", "status", "rule",
+    "covariate_p_value", "df", "n", "n_level", "method", "status", "rule", "warning",
 ]
+SPARSE_OUTCOME = 10
+"""A category with fewer answers than this with either outcome gives a fragile coefficient."""
+WIDE_OR = 20.0
+"""An odds-ratio interval whose upper bound exceeds twenty times its lower bound (a SE of
+the log odds ratio above about 0.76) is flagged."""
 
 
-def estimate_drivers(weighted: Mapping[str, WeightedPopulation], catalogue: Catalogue
-                     ) -> pd.DataFrame:
+def _catalogue_order(column: pd.Series, codes: tuple[str, ...] | None) -> pd.Series:
+    """A domain column as a categorical in the codebook's order of its categories, so the
+    driver models take the codebook's first category as reference (not the first in sorted
+    order, which would put 250+ before 50-249); a variable the codebook does not know
+    (``codes`` None) keeps the sorted order."""
+    values = column.astype(str)
+    if codes is None:
+        return values
+    extra = sorted(set(values.dropna()) - set(codes))
+    return pd.Series(pd.Categorical(values, categories=[*codes, *extra]), index=column.index)
+
+
+def _codes(codebook: Codebook | None, name: str) -> tuple[str, ...] | None:
+    if codebook is None:
+        return None
+    try:
+        return tuple(str(c) for c in codebook.variable(name).codes)
+    except KeyError:
+        return None
+
+
+def estimate_drivers(weighted: Mapping[str, WeightedPopulation], catalogue: Catalogue,
+                     codebook: Codebook | None = None) -> pd.DataFrame:
     """The catalogue's driver models on the weighted populations: one row per coefficient
-    (log-odds ``estimate`` and ``se``, odds ratio and its interval, Wald p-values)."""
-    frames = [_one_driver(weighted[ind.population].design, drv, ind, catalogue.rules)
+    (log-odds ``estimate`` and ``se``, odds ratio and its interval, Wald p-values).
+
+    Reference categories follow the order of ``codebook`` (default: the package's).
+    Coefficients of a sparse category (fewer than :data:`SPARSE_OUTCOME` answers with
+    either outcome) or with a wide interval (upper / lower odds-ratio bound above
+    :data:`WIDE_OR`) carry a ``warning`` and the status "caution"."""
+    if codebook is None:
+        from barometer.scoreboard.codebook import load_codebook
+
+        codebook = load_codebook()
+    frames = [_one_driver(weighted[ind.population].design, drv, ind, catalogue.rules,
+                          codebook)
               for drv in catalogue.drivers
               for ind in [catalogue.get(drv.indicator)] if ind.population in weighted]
     if not frames:
@@ -187,11 +337,13 @@ def estimate_drivers(weighted: Mapping[str, WeightedPopulation], catalogue: Cata
     return pd.concat(frames, ignore_index=True)
 
 
-def _one_driver(design: Design, drv: Driver, ind: Indicator, rules: PublicationRules
-                ) -> pd.DataFrame:
+def _one_driver(design: Design, drv: Driver, ind: Indicator, rules: PublicationRules,
+                codebook: Codebook | None = None) -> pd.DataFrame:
     y = ind.variable(design.data)
+    ordered = {c: _catalogue_order(design.data[c], _codes(codebook, c))
+               for c in drv.covariates}
     d = design.with_weights(design.weights, f"driver {drv.id}",
-                            data=design.data.assign(_y=y))
+                            data=design.data.assign(_y=y, **ordered))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         fit = regress(d, "_y", list(drv.covariates), family="binomial",
@@ -204,6 +356,11 @@ def _one_driver(design: Design, drv: Driver, ind: Indicator, rules: PublicationR
                for t, c in zip(fit.columns, fit.column_term, strict=True)]
     # a level's own coefficient absorbs its rows: a sparse (possibly separated) level
     # leaves the others unaffected, and its coefficient is suppressed
+    yes = answered["_y"].to_numpy(float) == 1
+    hits = [np.ones(len(answered), bool) if t == "(Intercept)" else
+            (answered[c].astype(str) == t[len(c):]).to_numpy()
+            for t, c in zip(fit.columns, fit.column_term, strict=True)]
+    outcome_min = [min(int((h & yes).sum()), int((h & ~yes).sum())) for h in hits]
     small = np.array(n_level) < rules.min_n
     status = np.where(small, "suppressed", "published").astype(object)
     rule = np.where(small, f"n < {rules.min_n} in the category",
@@ -213,6 +370,18 @@ def _one_driver(design: Design, drv: Driver, ind: Indicator, rules: PublicationR
     if caught and not small.any():
         status[:] = "caution"
         rule[:] = "fitted probabilities near 0 or 1 (possible separation)"
+    width = np.exp(table["ci_high"].to_numpy(float) - table["ci_low"].to_numpy(float))
+    warning = np.array([
+        "; ".join(w for w, on in (
+            (f"sparse category: fewer than {SPARSE_OUTCOME} answers with one of the "
+             "outcomes", o < SPARSE_OUTCOME),
+            (f"wide interval: upper / lower odds-ratio bound {wd:.1f} > {WIDE_OR:g}",
+             np.isfinite(wd) and wd > WIDE_OR)) if on)
+        for o, wd in zip(outcome_min, width, strict=True)], dtype=object)
+    warning[np.array(fit.column_term) == "(Intercept)"] = ""  # the constant: no category
+    warned = (warning != "") & (status == "published")
+    status[warned] = "caution"
+    rule[warned] = warning[warned]
     return pd.DataFrame({
         "model": drv.id, "population": ind.population, "indicator": ind.id,
         "covariate": list(fit.column_term), "term": table["term"],
@@ -222,5 +391,5 @@ def _one_driver(design: Design, drv: Driver, ind: Indicator, rules: PublicationR
         "or_ci_high": np.exp(table["ci_high"]), "p_value": table["p_value"],
         "covariate_p_value": [term_p.get(c, np.nan) for c in fit.column_term],
         "df": fit.df, "n": fit.n, "n_level": n_level, "method": fit.method,
-        "status": status, "rule": rule,
+        "status": status, "rule": rule, "warning": warning,
     }, columns=DRIVER_COLUMNS)
