@@ -217,9 +217,9 @@ def revisions(counts: pd.DataFrame) -> pd.DataFrame:
                        / float(f["count"].sum()) if f["count"].sum() else np.nan,
                        include_groups=False).rename("u")
 
-    both = first.set_index([*key, "channel"])[["_v", "count"]].join(
-        last.set_index([*key, "channel"])[["_v", "count"]], how="outer",
-        lsuffix="_first", rsuffix="_revised").reset_index()
+    both = first[[*key, "channel", "_v", "count"]].merge(
+        last[[*key, "channel", "_v", "count"]], on=[*key, "channel"], how="outer",
+        suffixes=("_first", "_revised"))
     both["first_received"] = both.groupby(key)["_v_first"].transform("first")
     both["revised_received"] = both.groupby(key)["_v_revised"].transform("first")
     both["count_first"] = both["count_first"].astype(float)
