@@ -38,7 +38,7 @@ FIELDS: dict[str, tuple[str, str]] = {
     "ci_high": ("Upper bound of the confidence interval", "proportion"),
     "ci_method": ("Confidence-interval rule actually used for the cell: logit (shares, "
                   "the employee-weighted ratio included), clopper-pearson (exact interval "
-                  "of a share exactly 0 or 1), wald (mean scores)", ""),
+                  "of a share exactly 0 or 1), wald (mean scores), none (undefined cell)", ""),
     "ci_level": ("Confidence level of the interval", "proportion"),
     "df": ("Degrees of freedom of the interval (inf = normal)", "count"),
     "deff": ("Design effect against simple random sampling without replacement", "ratio"),

@@ -261,6 +261,7 @@ def _share_cells(out: pd.DataFrame, design: Design, value: np.ndarray, ratio: bo
     out.loc[exact, "ci_method"] = "clopper-pearson"
     undefined = total == 0
     out.loc[undefined, ["estimate", "se", "cv", "ci_low", "ci_high", "deff", "n_eff"]] = np.nan
+    out.loc[undefined, "ci_method"] = "none"
     status = [publication_status(int(n), float(cv), rules,
                                  exact=0.0 if z else 1.0 if o else None, undefined=bool(u))
               for n, cv, z, o, u in zip(out["n"], out["cv"], zero, one, undefined,
