@@ -184,3 +184,20 @@ def test_record_and_note_state_df_and_fallbacks(run: tuple[RunResult, Path]) -> 
         assert row.rstrip(" |").endswith(f"{record['design_df'][pop]:,}")
     assert "Benjamini" in note and "reference category, the first in the codebook" \
         in note.replace("**", "")
+
+
+def test_employee_weighted_intervals_are_logit_of_the_ratio(run: tuple[RunResult, Path]
+                                                            ) -> None:
+    """expit(logit(R) +/- t_df SE(R) / (R (1 - R))) for every employee-weighted cell that is
+    neither exact nor undefined (the ratio's estimate and SE are unchanged)."""
+    from scipy import special, stats
+
+    est = run[0].estimates
+    emp = est[(est["basis"] == "employees") & (est["ci_method"] == "logit")]
+    assert len(emp) > 10
+    p, se, df = (emp[c].to_numpy(float) for c in ("estimate", "se", "df"))
+    half = stats.t.ppf(0.975, df) * se / (p * (1 - p))
+    np.testing.assert_allclose(emp["ci_low"], special.expit(special.logit(p) - half),
+                               rtol=1e-12)
+    np.testing.assert_allclose(emp["ci_high"], special.expit(special.logit(p) + half),
+                               rtol=1e-12)
