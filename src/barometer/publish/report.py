@@ -310,9 +310,10 @@ def _interval_rows(ax: Axes, frame: pd.DataFrame, labels: Sequence[str], scale: 
         ax.hlines(y[m], lo[m], hi[m], color=colour, lw=1.6)
         ax.scatter(est[m], y[m], s=22, color=colour, zorder=3,
                    facecolors="white" if name == "caution" else colour)
-    for yi in y[hidden]:
-        ax.text(0.01, yi, "suppressed", transform=ax.get_yaxis_transform(), va="center",
-                ha="left", color=STATUS_COLOURS["suppressed"], fontsize=7, style="italic")
+    for yi, st in zip(y[hidden], status[hidden], strict=True):
+        ax.text(0.01, yi, "undefined (0/0)" if st == "undefined" else "suppressed",
+                transform=ax.get_yaxis_transform(), va="center", ha="left",
+                color=STATUS_COLOURS["suppressed"], fontsize=7, style="italic")
     ax.set_yticks(y, labels)
     ax.set_ylim(-0.7, len(frame) - 0.3)
 
@@ -330,7 +331,7 @@ def _headline(tables: dict[str, pd.DataFrame], result: RunResult, folder: Path) 
         rows = pd.DataFrame([_overall(est, i.id) for i in inds])
         _interval_rows(ax, rows, [_wrap(i.label_en, 48) for i in inds], 100)
         for yi, (_, r) in zip(range(len(rows))[::-1], rows.iterrows(), strict=True):
-            if r["status"] != "suppressed":
+            if r["status"] not in ("suppressed", "undefined"):
                 ax.annotate(f"{fmt_pct(r['estimate'])} %", (float(r["ci_high"]) * 100, yi),
                             xytext=(4, 0), textcoords="offset points", va="center",
                             fontsize=7)
@@ -454,7 +455,7 @@ def _trends(tables: dict[str, pd.DataFrame], result: RunResult, folder: Path) ->
     axes = fig.subplots(nrow, ncol, squeeze=False, sharex=True).ravel()
     for ax, ind in zip(axes, heads, strict=False):
         s = series[(series["indicator"] == ind.id) & (series["by"] == "all")]
-        s = s[s["status"] != "suppressed"].sort_values("year")
+        s = s[~s["status"].isin(["suppressed", "undefined"])].sort_values("year")
         scale = 100 if ind.kind == "share" else 1
         colour = STATUS_COLOURS["published"]
         ax.fill_between(s["year"], s["ci_low"] * scale, s["ci_high"] * scale, color=colour,
@@ -626,11 +627,11 @@ def write_scoreboard(result: RunResult, folder: Path, charts: Charts,
     headline = []
     for ind in (i for i in _catalogue().indicators if i.headline):
         r, k = _overall(est, ind.id), ind.kind
-        shown = r["status"] != "suppressed"
+        shown = r["status"] not in ("suppressed", "undefined")
         headline.append({
             "id": ind.id, "label": ind.label_en, "population": ind.population,
             "status": r["status"], "n": fmt_int(r["n"]),
-            "estimate": fmt_estimate(r["estimate"], k) if shown else "suppressed",
+            "estimate": fmt_estimate(r["estimate"], k) if shown else str(r["status"]),
             "ci": f"{fmt_estimate(r['ci_low'], k)} – {fmt_estimate(r['ci_high'], k)}"
             if shown else ""})
     html = environment().get_template("scoreboard.html.j2").render(
