@@ -191,22 +191,25 @@ def _one_indicator(design: Design, ind: Indicator, domains: tuple[str, ...],
 
 
 def _answer_counts(design: Design, value: np.ndarray, ratio: bool,
-                   domains: tuple[str, ...]) -> pd.DataFrame:
+                   domains: tuple[str, ...]) -> dict[tuple[str, str], tuple[int, int]]:
     """Respondents of each domain who have (``yes``) and lack (``no``) the attribute, among
     those who count in the share (valid answer, positive weight; for an employee-weighted
-    share, at least one employee). Indexed by (by, domain)."""
+    share, at least one employee), keyed by (by, domain)."""
     counts = design.weights > 0
     if ratio:
         counts &= design.data["employees"].to_numpy(float) > 0
-    yes = (counts & (value == 1)).astype(np.int64)
-    no = (counts & (value == 0)).astype(np.int64)
-    frames = [pd.DataFrame({"by": "all", "domain": "all", "yes": [int(yes.sum())],
-                            "no": [int(no.sum())]})]
+    yes = (counts & (value == 1)).astype(float)
+    no = (counts & (value == 0)).astype(float)
+    out = {("all", "all"): (int(yes.sum()), int(no.sum()))}
     for by in domains:
-        key = design.data[by].astype(str).to_numpy()
-        g = pd.DataFrame({"domain": key, "yes": yes, "no": no}).groupby("domain").sum()
-        frames.append(g.reset_index().assign(by=by))
-    return pd.concat(frames, ignore_index=True).set_index(["by", "domain"])
+        codes, levels = pd.factorize(design.data[by].astype(str))
+        k = len(levels)
+        ok = codes >= 0
+        n_yes = np.bincount(codes[ok], weights=yes[ok], minlength=k)
+        n_no = np.bincount(codes[ok], weights=no[ok], minlength=k)
+        out.update({(by, str(lev)): (int(a), int(b))
+                    for lev, a, b in zip(levels, n_yes, n_no, strict=True)})
+    return out
 
 
 def _share_cells(out: pd.DataFrame, design: Design, value: np.ndarray, ratio: bool,
@@ -226,49 +229,47 @@ def _share_cells(out: pd.DataFrame, design: Design, value: np.ndarray, ratio: bo
     * A cell whose denominator is 0 (no respondent counts) is ``undefined`` (0/0).
     """
     counts = _answer_counts(design, value, ratio, domains)
-    key = pd.MultiIndex.from_arrays([out["by"].astype(str), out["domain"].astype(str)])
-    c = counts.reindex(key)
-    yes = c["yes"].fillna(0).to_numpy(np.int64)
-    no = c["no"].fillna(0).to_numpy(np.int64)
-    out = out.copy()
-    for col in ("estimate", "se", "cv", "ci_low", "ci_high", "deff", "n_eff", "df"):
-        out[col] = out[col].astype(float)
-    out["ci_method"] = out["ci_method"].astype(object)
+    pairs = np.array([counts.get((b, d), (0, 0)) for b, d in
+                      zip(out["by"].astype(str), out["domain"].astype(str), strict=True)],
+                     dtype=np.int64).reshape(-1, 2)
+    yes, no = pairs[:, 0], pairs[:, 1]
+    col = {c: out[c].to_numpy(float).copy() for c in
+           ("estimate", "se", "cv", "ci_low", "ci_high", "deff", "n_eff", "df")}
+    method = out["ci_method"].to_numpy(object).copy()
     a = 1 - rules.ci_level
     if ratio:
-        p = out["estimate"].to_numpy(float)
+        p = col["estimate"]
         inside = (yes > 0) & (no > 0) & np.isfinite(p) & (p > 0) & (p < 1)
         t = np.array([t_quantile(rules.ci_level, float(df)) if ok else np.nan
-                      for ok, df in zip(inside, out["df"], strict=True)])
+                      for ok, df in zip(inside, col["df"], strict=True)])  # per cell
         with np.errstate(divide="ignore", invalid="ignore"):
-            half = t * out["se"].to_numpy(float) / (p * (1 - p))
+            half = t * col["se"] / (p * (1 - p))
             centre = special.logit(p)
-        out.loc[inside, "ci_low"] = special.expit(centre - half)[inside]
-        out.loc[inside, "ci_high"] = special.expit(centre + half)[inside]
-        out.loc[inside, "ci_method"] = "logit"
+        col["ci_low"] = np.where(inside, special.expit(centre - half), col["ci_low"])
+        col["ci_high"] = np.where(inside, special.expit(centre + half), col["ci_high"])
+        method[inside] = "logit"
     total = yes + no
     zero = (yes == 0) & (no > 0)
     one = (no == 0) & (yes > 0)
     exact = zero | one
-    edge = np.where(total > 0, (a / 2) ** (1 / np.maximum(total, 1)), np.nan)
-    out.loc[zero, "estimate"] = 0.0
-    out.loc[one, "estimate"] = 1.0
-    out.loc[exact, ["se", "cv", "deff", "n_eff"]] = [0.0, np.nan, np.nan, np.nan]
-    out.loc[zero, "ci_low"] = 0.0
-    out.loc[zero, "ci_high"] = (1 - edge)[zero]
-    out.loc[one, "ci_low"] = edge[one]
-    out.loc[one, "ci_high"] = 1.0
-    out.loc[exact, "ci_method"] = "clopper-pearson"
     undefined = total == 0
-    out.loc[undefined, ["estimate", "se", "cv", "ci_low", "ci_high", "deff", "n_eff"]] = np.nan
-    out.loc[undefined, "ci_method"] = "none"
+    edge = np.where(total > 0, (a / 2) ** (1 / np.maximum(total, 1)), np.nan)
+    col["estimate"] = np.where(zero, 0.0, np.where(one, 1.0, col["estimate"]))
+    col["se"] = np.where(exact, 0.0, col["se"])
+    for c in ("cv", "deff", "n_eff"):
+        col[c] = np.where(exact, np.nan, col[c])
+    col["ci_low"] = np.where(zero, 0.0, np.where(one, edge, col["ci_low"]))
+    col["ci_high"] = np.where(zero, 1 - edge, np.where(one, 1.0, col["ci_high"]))
+    method[exact] = "clopper-pearson"
+    for c in ("estimate", "se", "cv", "ci_low", "ci_high", "deff", "n_eff"):
+        col[c] = np.where(undefined, np.nan, col[c])
+    method[undefined] = "none"
     status = [publication_status(int(n), float(cv), rules,
                                  exact=0.0 if z else 1.0 if o else None, undefined=bool(u))
-              for n, cv, z, o, u in zip(out["n"], out["cv"], zero, one, undefined,
+              for n, cv, z, o, u in zip(out["n"], col["cv"], zero, one, undefined,
                                          strict=True)]
-    out["status"] = [s for s, _ in status]
-    out["rule"] = [r for _, r in status]
-    return out
+    return out.assign(**col, ci_method=method, status=[s for s, _ in status],
+                      rule=[r for _, r in status])
 
 
 def estimate_indicators(weighted: Mapping[str, WeightedPopulation], catalogue: Catalogue
