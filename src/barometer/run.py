@@ -26,7 +26,7 @@ import pandas as pd
 
 from barometer.publish.note import OUTPUTS, write_note_and_report
 from barometer.publish.opendata import OPEN_DATA, validate_package, write_open_data
-from barometer.scoreboard.admin import coherence, digital_uptake
+from barometer.scoreboard.admin import coherence, digital_uptake, load_targets, revisions
 from barometer.scoreboard.indicators import Catalogue, WeightingSpec, load_catalogue, load_weighting
 from barometer.scoreboard.populations import (
     WeightedPopulation,
@@ -35,7 +35,7 @@ from barometer.scoreboard.populations import (
     weight_population,
 )
 from barometer.scoreboard.result import RunResult, weighting_table
-from barometer.scoreboard.trends import trends
+from barometer.scoreboard.trends import P_ADJUST, trends
 from barometer.survey.errors import BarometerError
 
 Progress = Callable[[str], None]
@@ -67,19 +67,23 @@ def _weight_and_estimate(edition: Any, catalogue: Catalogue, specs: dict[str, We
     return weighted, estimate_indicators(weighted, catalogue)
 
 
-def _series_year(year: int, data_dir: Path | None) -> pd.DataFrame:
-    """One earlier edition's estimates for the series (linearisation)."""
+def _series_year(year: int, data_dir: Path | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One earlier edition's estimates for the series (linearisation), and its
+    administrative counts (every vintage, for the revision table)."""
     from barometer.scoreboard.load import load_edition
 
     edition = load_edition(year, data_dir)
     est = _weight_and_estimate(edition, load_catalogue(), load_weighting(), "linearization",
                                0, 0)[1]
-    return est.assign(year=year)
+    return est.assign(year=year), edition.admin_counts
 
 
-def _series(years: list[int], data_dir: Path | None) -> list[pd.DataFrame]:
-    """Earlier editions' estimates (linearisation), one edition at a time."""
-    return [_series_year(y, data_dir) for y in years]
+def _series(years: list[int], data_dir: Path | None
+            ) -> tuple[list[pd.DataFrame], list[pd.DataFrame]]:
+    """Earlier editions' estimates (linearisation) and administrative counts, one edition
+    at a time."""
+    pairs = [_series_year(y, data_dir) for y in years]
+    return [p[0] for p in pairs], [p[1] for p in pairs]
 
 
 def _item_indicators(catalogue: Catalogue) -> dict[str, str]:
@@ -122,13 +126,17 @@ def _compute(config: RunConfig, progress: Progress | None = None) -> RunResult:
     weighted, est = _weight_and_estimate(edition, catalogue, specs, config.variance,
                                          config.replicates, config.seed)
     say("fitting the driver models")
-    drivers = estimate_drivers(weighted, catalogue)
+    drivers = estimate_drivers(weighted, catalogue, edition.codebook)
     say("joining the administrative counts")
-    uptake = digital_uptake(edition.admin_counts, edition.services, year)
+    targets = load_targets(edition.data_dir)
+    uptake = digital_uptake(edition.admin_counts, edition.services, year, targets)
     coh = coherence(uptake, est, edition.services, _item_indicators(catalogue))
     earlier = [y for y in years if y < year]
     say(f"estimating {len(earlier)} earlier editions for the series")
-    series = [est.assign(year=year), *_series(earlier, config.data_dir)]
+    earlier_est, earlier_counts = _series(earlier, config.data_dir)
+    series = [est.assign(year=year), *earlier_est]
+    counts = [c for c in (*earlier_counts, edition.admin_counts) if len(c)]
+    revised = revisions(pd.concat(counts, ignore_index=True) if counts else pd.DataFrame())
     all_years = pd.concat(series[::-1], ignore_index=True)
     all_years = all_years.sort_values(["year", "indicator"], kind="stable",
                                       ignore_index=True)
@@ -156,10 +164,20 @@ def _compute(config: RunConfig, progress: Progress | None = None) -> RunResult:
         "series_years": sorted(int(y) for y in all_years["year"].unique()),
         "series_variance": "linearization for editions before the current one",
         "cells": {s: int((est["status"] == s).sum()) for s in ("published", "caution",
-                                                               "suppressed")},
+                                                               "suppressed", "undefined")},
+        "design_df": {pop: int(wp.design.degf()) for pop, wp in weighted.items()},
+        "replicate_fallbacks": {
+            pop: {"replicates": config.replicates if config.variance == "bootstrap" else 0,
+                  "relaxed": sum(v for k, v in wp.fallbacks.items()
+                                 if k.startswith("relaxed")),
+                  "dropped_constraints": sum(v for k, v in wp.fallbacks.items()
+                                             if k.startswith("dropped")),
+                  "by_step": dict(wp.fallbacks)}
+            for pop, wp in weighted.items()},
+        "trends_p_adjust": P_ADJUST,
     }
     return RunResult(year, None, est, uptake, coh, trend, all_years, weighted, record,
-                     edition, drivers)
+                     edition, drivers, revised)
 
 
 def _json_default(v: object) -> object:

@@ -188,7 +188,9 @@ def test_admin_and_weighting_figures_equal_the_open_data(note: str,
     svc = up[up["level"] == "service"].set_index("label_en")
     for r in table_after(note, "**Figures, per service:**"):
         value = svc.loc[r[0], "uptake"]
-        assert r[4] == ("missing" if pd.isna(value) else f"{100 * value:.1f}"), r[0]
+        partial = bool(svc.loc[r[0], "partial_channels"])
+        assert r[4] == ("missing" if pd.isna(value) else f"{100 * value:.1f}"
+                        + (" *" if partial else "")), r[0]
     diag = pd.read_csv(run[1] / "opendata" / "weighting_diagnostics.csv")
     rows = {r[0]: r for r in table_after(note, "| Population | Interviews |")}
     for pop, label in (("individuals", "Individuals (adults 18+)"), ("companies", "Companies")):

@@ -116,7 +116,10 @@ def test_uptake_summary_equals_the_open_data(run: tuple[RunResult, Path]) -> Non
     up = pd.read_csv(run[1] / "opendata" / "admin_uptake.csv")
     total = up[up["level"] == "all"].iloc[0]
     text = " ".join(" ".join(_page(run[1]).text).split())
-    assert f"{100 * total['uptake']:.1f} % of procedures were completed online" in text
+    assert f"({100 * total['uptake']:.1f} % over all services:" in text
+    aud = up[up["level"] == "audience"].set_index("audience")["uptake"]
+    assert (f"{100 * aud['individuals']:.1f} % of the procedures of individuals' services "
+            f"and {100 * aud['companies']:.1f} % of those of companies' services") in text
 
 
 def test_suppressed_cells_are_named_not_drawn() -> None:

@@ -69,14 +69,19 @@ def _counts() -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def test_uptake_missing_revised_and_aggregates() -> None:
     counts, services = _counts()
-    up = digital_uptake(counts, services, 2025).set_index(["level", "label_en"])
+    targets = pd.DataFrame({"service_id": ["tax", "car", "vat"], "year": 2025,
+                            "target": [0.5, 0.9, 0.8], "online_only": False,
+                            "source": "plan", "source_date": "2016-01-01"})
+    up = digital_uptake(counts, services, 2025, targets).set_index(["level", "label_en"])
     assert up.loc[("service", "Tax"), "uptake"] == pytest.approx(0.4)
     assert up.loc[("service", "Car"), "status"] == "missing"
     assert np.isnan(up.loc[("service", "Car"), "uptake"])  # never a silent zero
     assert bool(up.loc[("service", "VAT"), "revised"])
     assert up.loc[("ministry", "Finance"), "uptake"] == pytest.approx(130 / 200)
     assert up.loc[("all", "all services"), "total"] == 200
-    assert not up.loc[("service", "Tax"), "target_met"]
+    assert up.loc[("service", "Tax"), "target_status"] == "not met"
+    assert up.loc[("service", "VAT"), "target_status"] == "met"
+    assert up.loc[("service", "Car"), "target_status"] == "not applicable (no count)"
 
 
 def test_coherence_table() -> None:

@@ -40,6 +40,7 @@ from barometer.publish.report import (
     write_figures,
     write_scoreboard,
 )
+from barometer.scoreboard.populations import SPARSE_OUTCOME, WIDE_OR
 
 if TYPE_CHECKING:
     from barometer.scoreboard.codebook import Codebook, Item
@@ -167,14 +168,52 @@ def _populations(result: RunResult, tables: dict[str, pd.DataFrame]) -> list[dic
             "g_max": fmt_num(stat.get("g_max", np.nanmax(g_weights(wp.design))), 3),
             "margins_table": _margins_table(result, pop),
             "distribution_table": _distribution_table(result, pop, stat),
-            "df": fmt_int(_overall_df(tables["estimates"], pop)),
+            "df": fmt_int(_design_df(result, pop)),
         })
     return out
 
 
-def _overall_df(est: pd.DataFrame, pop: str) -> float:
-    rows = est[(est["population"] == pop) & (est["by"] == "all")]
-    return float(rows["df"].max()) if len(rows) else float("nan")
+def _design_df(result: RunResult, pop: str) -> float:
+    """The design degrees of freedom of a population (#PSU - #strata; for replicates, the
+    rank of the replicate weights - 1): recorded by the run, else from its design."""
+    recorded = result.record.get("design_df", {})
+    if pop in recorded:
+        return float(recorded[pop])
+    return float(result.weighted[pop].design.degf())
+
+
+def _df_table(result: RunResult, est: pd.DataFrame) -> str:
+    """Whole-population df of the indicators whose df differs from their population's."""
+    rows = []
+    for pop in POPULATION_LABELS:
+        if pop not in result.weighted:
+            continue
+        design_df = _design_df(result, pop)
+        sub = est[(est["population"] == pop) & (est["by"] == "all")]
+        for _, r in sub.iterrows():
+            if pd.notna(r["df"]) and float(r["df"]) != design_df:
+                rows.append([POPULATION_LABELS[pop], f"`{r['indicator']}`", fmt_int(r["n"]),
+                             fmt_int(r["df"]), fmt_int(design_df)])
+    if not rows:
+        return ""
+    return md_table(["Population", "Indicator", "Answers", "df of the indicator",
+                     "Design df"], rows, "llrrr")
+
+
+def _trends_context(tables: dict[str, pd.DataFrame], record: dict[str, Any]
+                    ) -> dict[str, Any]:
+    """Counts of the trends table for the note (published, tested, significant)."""
+    tr = tables.get("trends", pd.DataFrame())
+    if tr.empty:
+        return {"total": 0, "published": 0, "tested": 0, "chance": 0, "significant": 0,
+                "raw_significant": 0, "method": record.get("trends_p_adjust", "")}
+    pub = tr[tr["status"] == "published"]
+    tested = pub[pub["p_value"].notna()]
+    return {"total": fmt_int(len(tr)), "published": fmt_int(len(pub)),
+            "tested": fmt_int(len(tested)), "chance": fmt_int(round(0.05 * len(tested))),
+            "significant": fmt_int(int((tested["p_adjusted"] < 0.05).sum())),
+            "raw_significant": fmt_int(int((tested["p_value"] < 0.05).sum())),
+            "method": record.get("trends_p_adjust", "Benjamini-Hochberg")}
 
 
 # ---------------------------------------------------------------------------- questionnaire
@@ -280,7 +319,24 @@ def _rules(result: RunResult) -> dict[str, Any]:
 def _variance(result: RunResult, est: pd.DataFrame) -> dict[str, Any]:
     method = result.record["variance"]
     methods = sorted(est["method"].dropna().astype(str).unique())
+    fallbacks = result.record.get("replicate_fallbacks", {})
+    parts = []
+    for pop, f in fallbacks.items():
+        if not f.get("replicates"):
+            continue
+        text = (f"{pop}: {f.get('relaxed', 0)} of {f['replicates']} replicates could not "
+                "meet the trimming bounds and were calibrated without them")
+        if f.get("dropped_constraints"):
+            text += (f", and {f['dropped_constraints']} calibration constraints were dropped "
+                     "in replicates with no unit in the cell")
+        parts.append(text)
+    fallback_text = ("Replicates re-weighted otherwise than the full sample (counted in the "
+                     "run record, `replicate_fallbacks`): " + "; ".join(parts) + ". Their "
+                     "weights are less extreme-bounded than the full sample's, which makes "
+                     "the replicate variance slightly conservative where the bounds bind."
+                     if parts else "")
     return {"bootstrap": method == "bootstrap", "name": method,
+            "fallback_text": fallback_text,
             "replicates": result.record.get("replicates"), "seed": result.record.get("seed"),
             "methods": ", ".join(f"`{m}`" for m in methods),
             "series": result.record.get("series_variance", "")}
@@ -378,12 +434,13 @@ def _drivers(result: RunResult, tables: dict[str, pd.DataFrame], cat: Catalogue
         body = []
         for r in rows[rows["covariate"] != "(Intercept)"].itertuples():
             level = str(r.term)[len(str(r.covariate)):]
+            warn = " †" if isinstance(getattr(r, "warning", ""), str) and r.warning else ""
             if r.status == "suppressed":
                 body.append([f"`{r.covariate}`", level, fmt_int(r.n_level), "suppressed",
                              "", ""])
                 continue
             body.append([f"`{r.covariate}`", level, fmt_int(r.n_level),
-                         fmt_num(r.odds_ratio, 2),
+                         fmt_num(r.odds_ratio, 2) + warn,
                          f"[{fmt_num(r.or_ci_low, 2)} ; {fmt_num(r.or_ci_high, 2)}]",
                          _p_text(r.covariate_p_value)])
         coefs = rows[rows["covariate"] != "(Intercept)"]
@@ -479,6 +536,9 @@ def build_context(result: RunResult, folder: Path, charts: Charts | None = None
         "admin_received_last": received.max().date().isoformat() if received.notna().any()
         else "",
         "drivers": _drivers(result, tables, cat),
+        "drivers_rules": {"sparse": SPARSE_OUTCOME, "wide": f"{WIDE_OR:g}"},
+        "df_table": _df_table(result, est),
+        "trends": _trends_context(tables, record),
         "simulation": _simulation(result, folder), "truth_table": _truth(result, est, cat),
         "hashes": _hashes(record), "charts": charts,
         "rerun_command": _rerun_command(result),

@@ -22,8 +22,8 @@ import pandas as pd
 
 from barometer.survey.errors import BarometerError
 
-OPEN_DATA = ("estimates", "admin_uptake", "coherence", "trends", "weighting_diagnostics",
-             "drivers")
+OPEN_DATA = ("estimates", "admin_uptake", "admin_revisions", "coherence", "trends",
+             "weighting_diagnostics", "drivers")
 # Field descriptions and units of the open data (Table Schema "description"/"unit").
 FIELDS: dict[str, tuple[str, str]] = {
     "indicator": ("Indicator identifier (see the indicator catalogue)", ""),
@@ -36,14 +36,18 @@ FIELDS: dict[str, tuple[str, str]] = {
     "cv": ("Coefficient of variation: se / estimate", "ratio"),
     "ci_low": ("Lower bound of the confidence interval", "proportion"),
     "ci_high": ("Upper bound of the confidence interval", "proportion"),
-    "ci_method": ("Confidence-interval rule (wald, logit, beta, wilson...)", ""),
+    "ci_method": ("Confidence-interval rule actually used for the cell: logit (shares, "
+                  "the employee-weighted ratio included), clopper-pearson (exact interval "
+                  "of a share exactly 0 or 1), wald (mean scores), none (undefined cell)", ""),
     "ci_level": ("Confidence level of the interval", "proportion"),
     "df": ("Degrees of freedom of the interval (inf = normal)", "count"),
     "deff": ("Design effect against simple random sampling without replacement", "ratio"),
     "n": ("Unweighted number of answers in the cell", "count"),
     "n_eff": ("Kish effective sample size of the cell", "count"),
     "method": ("Variance method (linearisation with weighting residuals, or replicates)", ""),
-    "status": ("Publication status: published, caution, suppressed (or data status)", ""),
+    "status": ("Publication status: published, caution, suppressed, undefined (0/0 by "
+               "construction); for trends, published only if both cells are publishable; "
+               "for counts, reported or missing", ""),
     "rule": ("Publication rule that decided the status", ""),
     "year": ("Edition (survey year, or year of the administrative counts)", "year"),
     "level": ("Aggregation level: service, ministry, or all services", ""),
@@ -57,10 +61,31 @@ FIELDS: dict[str, tuple[str, str]] = {
     "phone": ("Number of procedures completed by phone", "count"),
     "total": ("Number of procedures, all channels", "count"),
     "uptake": ("Digital uptake: online / all channels", "proportion"),
-    "target": ("Target share online (2016-style target)", "proportion"),
+    "target": ("Target share online for the service and year (targets.csv; empty: no "
+               "target, online-only service, or aggregate)", "proportion"),
     "gap_to_target": ("Uptake minus target", "proportion"),
-    "target_met": ("Whether the uptake reaches the target", ""),
-    "revised": ("Whether a count of the year was revised by its supplier", ""),
+    "target_status": ("met, not met, or not applicable (online-only service, no target, "
+                      "no count, aggregate)", ""),
+    "target_source": ("Document setting the target", ""),
+    "target_date": ("Date of the document setting the target", "date"),
+    "channels_reported": ("Channels the supplier reported (an unreported channel is "
+                          "missing, never 0)", ""),
+    "partial_channels": ("Whether some channel is unreported: the uptake is then computed "
+                         "on the reported channels only (an upper bound)", ""),
+    "online_only": ("Whether the service is offered online only that year (uptake 100% by "
+                    "construction)", ""),
+    "composition": ("All-services row: the audiences' numbers of services, shares of the "
+                    "volume and uptakes", ""),
+    "first_received": ("Date the first supply of the counts was received", "date"),
+    "revised_received": ("Date the revised supply was received", "date"),
+    "count_first": ("Count in the first supply", "count"),
+    "count_revised": ("Count in the revised (latest) supply", "count"),
+    "relative_change": ("Revision as a share of the first count", "ratio"),
+    "uptake_first": ("Uptake of the service computed on the first supply", "proportion"),
+    "uptake_revised": ("Uptake of the service computed on the revised supply",
+                       "proportion"),
+    "revised": ("Whether the counts used are a revision of an earlier supply (see "
+                "admin_revisions)", ""),
     "supplier": ("Supplier of the administrative counts", ""),
     "date_received": ("Date the counts were received", "date"),
     "survey_item": ("Questionnaire item measuring the same procedure", ""),
@@ -77,8 +102,11 @@ FIELDS: dict[str, tuple[str, str]] = {
     "reference_estimate": ("Estimate of the reference edition", "proportion"),
     "change": ("Change: estimate minus reference estimate", "proportion"),
     "z": ("Test statistic of the change (independent samples)", "ratio"),
-    "p_value": ("Two-sided p-value of the change", "probability"),
-    "significant_5pct": ("Whether the change is significant at 5%", ""),
+    "p_value": ("Two-sided p-value of the change (raw, one test)", "probability"),
+    "p_adjusted": ("Benjamini-Hochberg adjusted p-value (false discovery rate over the "
+                   "published changes of the same comparison)", "probability"),
+    "significant_5pct": ("Whether the change is significant at 5% after the "
+                         "Benjamini-Hochberg adjustment (empty if not published)", ""),
     "kind": ("Kind of row: weights statistic or calibration margin", ""),
     "name": ("Name of the statistic", ""),
     "value": ("Value of the statistic", ""),
@@ -89,7 +117,7 @@ FIELDS: dict[str, tuple[str, str]] = {
     "model": ("Driver model identifier (see the indicator catalogue)", ""),
     "covariate": ("Covariate of the model ((Intercept) for the constant)", ""),
     "term": ("Coefficient: the covariate followed by its category (R's naming); the "
-             "first category in sorted order is the reference", ""),
+             "first category in the codebook's order is the reference", ""),
     "reference_category": ("Reference category of the covariate (odds ratio 1)", ""),
     "odds_ratio": ("Odds ratio against the reference category: exp(coefficient)", "ratio"),
     "or_ci_low": ("Lower bound of the odds ratio's confidence interval", "ratio"),
@@ -97,10 +125,14 @@ FIELDS: dict[str, tuple[str, str]] = {
     "covariate_p_value": ("p-value of the design-based Wald F test that every coefficient "
                           "of the covariate is zero", "probability"),
     "n_level": ("Unweighted number of answers in the category", "count"),
+    "warning": ("Reading warning of a coefficient: sparse category (n or either outcome "
+                "below the threshold) or wide interval (odds-ratio interval wider than a "
+                "factor of 20)", ""),
 }
 TABLE_TITLES = {
     "estimates": "Scoreboard indicators by domain, with design-based precision",
     "admin_uptake": "Digital uptake of public services from administrative counts",
+    "admin_revisions": "Revisions of administrative counts: first and revised supply",
     "coherence": "Survey estimates beside administrative shares, per service",
     "trends": "Changes since the previous and the first edition",
     "weighting_diagnostics": "Weighting diagnostics per population",

@@ -146,9 +146,14 @@ def _join(values: Iterable[object]) -> str:
 
 def admin_context(result: RunResult, tables: dict[str, pd.DataFrame]) -> dict[str, Any]:
     """The administrative data of a run as the note and the report print them: one row per
-    service of the catalogue (definitions; figures), per ministry, warnings, coherence."""
+    service of the catalogue (definitions; figures), per ministry and audience, warnings,
+    revisions, coherence."""
+    from barometer.scoreboard.admin import latest_vintage
+
     counts = result.edition.admin_counts
+    counts = latest_vintage(counts[counts["year"] == result.year]) if len(counts) else counts
     up = tables["admin_uptake"]
+    revs = tables.get("admin_revisions", pd.DataFrame())
     svc_up = up[up["level"] == "service"].set_index("service_id")
     definitions, figures = [], []
     online_defs = set()
@@ -157,8 +162,10 @@ def admin_context(result: RunResult, tables: dict[str, pd.DataFrame]) -> dict[st
         c = counts[counts["service_id"] == sid] if len(counts) else counts
         u = svc_up.loc[sid] if sid in svc_up.index else None
         received = len(c) > 0
-        channels = ", ".join(ch for ch, n in zip(c["channel"], c["count"], strict=True)
-                             if n > 0) if received else "none received"
+        channels = (u["channels_reported"] + (" (online only)" if u["online_only"] else
+                                              " (others not reported)"
+                                              if u["partial_channels"] else "")
+                    if received and u is not None else "none received")
         if received:
             online_defs.update(c["online_definition"].astype(str))
         no = f"not received for {result.year}"
@@ -167,16 +174,21 @@ def admin_context(result: RunResult, tables: dict[str, pd.DataFrame]) -> dict[st
             _join(c["counting_unit"]) if received else no, channels,
             _join(c["coverage"]) if received else no,
             _join(c["online_definition"]) if received else no])
-        revised = received and bool(pd.to_numeric(c["revised"], errors="coerce").max())
+        r = revs[(revs["service_id"] == sid) & (revs["year"] == result.year)] \
+            if len(revs) else revs
+        revised = (f"revised, received {r['revised_received'].iloc[0]}" if len(r)
+                   else "none" if received else "")
+        status = str(u["target_status"]) if u is not None else ""
         figures.append([
             s["label_en"], f"{result.year}",
             _join(c["date_received"].astype(str).str[:10]) if received else "not received",
-            "revised by the supplier" if revised else ("none" if received else ""),
-            fmt_pct(u["uptake"]) if u is not None and received else "missing",
-            fmt_pct(s["target_2016"], 0),
-            ("met" if bool(u["target_met"]) else "not met") if received and u is not None
-            and pd.notna(u["target_met"]) else ""])
+            revised,
+            (fmt_pct(u["uptake"]) + (" *" if u["partial_channels"] else ""))
+            if u is not None and received else "missing",
+            fmt_pct(u["target"], 0) if u is not None and pd.notna(u["target"]) else "",
+            status])
     total = up[up["level"] == "all"].iloc[0]
+    aud = up[up["level"] == "audience"].set_index("audience")
     svc = up[up["level"] == "service"]
     heads = ["Service", "Supplier", "Counting unit", "Channels reported", "Coverage",
              "Online means"]
@@ -185,17 +197,36 @@ def admin_context(result: RunResult, tables: dict[str, pd.DataFrame]) -> dict[st
     return {
         "definitions": md_table(heads, definitions),
         "figures": md_table(["Service", "Reference period (year)", "Date received",
-                             "Revisions", "Uptake %", "Target %", "Target"], figures,
+                             "Revisions", "Uptake %", "Target %", "Target status"], figures,
                             "llllrrl"),
         "online_text": "; ".join(f"*{d}*" for d in sorted(online_defs)) or "none received",
         "n_services": len(result.edition.services),
         "n_reported": int((svc["status"] == "reported").sum()),
-        "n_met": int(svc["target_met"].astype("boolean").fillna(False).sum()),
-        "uptake_all": fmt_pct(total["uptake"]), "target_all": fmt_pct(total["target"]),
+        "n_met": int((svc["target_status"] == "met").sum()),
+        "n_not_met": int((svc["target_status"] == "not met").sum()),
+        "n_online_only": int(svc["online_only"].astype(bool).sum()),
+        "n_no_target": int(svc["target_status"].astype(str).str.contains("no target").sum()),
+        "n_partial": int(svc["partial_channels"].astype(bool).sum()),
+        "uptake_all": fmt_pct(total["uptake"]), "composition": str(total["composition"]),
+        "uptake_audience": {str(a): fmt_pct(r["uptake"]) for a, r in aud.iterrows()},
         "warnings": [_warning_text(w) for w in result.edition.warnings],
         "coherence": _coherence_table(tables["coherence"]),
         "ministries": _ministry_table(up),
+        "revisions": _revisions_table(revs), "n_revisions": len(revs),
+        "targets_sources": _join(svc["target_source"]),
     }
+
+
+def _revisions_table(revs: pd.DataFrame) -> str:
+    """What changed, when, by how much: one row per revised count."""
+    rows = [[f"`{r['service_id']}`", str(int(r["year"])), r["channel"],
+             str(r["first_received"]), str(r["revised_received"]), fmt_int(r["count_first"]),
+             fmt_int(r["count_revised"]), fmt_int(r["change"]),
+             fmt_num(100 * r["relative_change"], 1), fmt_pct(r["uptake_first"]),
+             fmt_pct(r["uptake_revised"])] for _, r in revs.iterrows()]
+    return md_table(["Service", "Year", "Channel", "First received", "Revision received",
+                     "First count", "Revised count", "Change", "Change %",
+                     "Uptake % (first)", "Uptake % (revised)"], rows, "lllllrrrrrr")
 
 
 def _warning_text(w: object) -> str:
@@ -208,10 +239,10 @@ def _warning_text(w: object) -> str:
 
 
 def _ministry_table(up: pd.DataFrame) -> str:
-    rows = [[r["label_en"], r["status"], fmt_int(r["total"]), fmt_pct(r["uptake"]),
-             fmt_pct(r["target"])] for _, r in up[up["level"] != "service"].iterrows()]
-    return md_table(["Ministry or agency", "Services", "Procedures", "Uptake %",
-                     "Target % (volume weighted)"], rows, "llrrr")
+    rows = [[r["label_en"], r["status"], fmt_int(r["total"]), fmt_pct(r["uptake"])]
+            for _, r in up[up["level"].isin(["ministry", "audience", "all"])].iterrows()]
+    return md_table(["Ministry or agency; audience; all services", "Services", "Procedures",
+                     "Uptake %"], rows, "llrr")
 
 
 def _coherence_table(coh: pd.DataFrame) -> str:
@@ -289,9 +320,10 @@ def _interval_rows(ax: Axes, frame: pd.DataFrame, labels: Sequence[str], scale: 
         ax.hlines(y[m], lo[m], hi[m], color=colour, lw=1.6)
         ax.scatter(est[m], y[m], s=22, color=colour, zorder=3,
                    facecolors="white" if name == "caution" else colour)
-    for yi in y[hidden]:
-        ax.text(0.01, yi, "suppressed", transform=ax.get_yaxis_transform(), va="center",
-                ha="left", color=STATUS_COLOURS["suppressed"], fontsize=7, style="italic")
+    for yi, st in zip(y[hidden], status[hidden], strict=True):
+        ax.text(0.01, yi, "undefined (0/0)" if st == "undefined" else "suppressed",
+                transform=ax.get_yaxis_transform(), va="center", ha="left",
+                color=STATUS_COLOURS["suppressed"], fontsize=7, style="italic")
     ax.set_yticks(y, labels)
     ax.set_ylim(-0.7, len(frame) - 0.3)
 
@@ -309,7 +341,7 @@ def _headline(tables: dict[str, pd.DataFrame], result: RunResult, folder: Path) 
         rows = pd.DataFrame([_overall(est, i.id) for i in inds])
         _interval_rows(ax, rows, [_wrap(i.label_en, 48) for i in inds], 100)
         for yi, (_, r) in zip(range(len(rows))[::-1], rows.iterrows(), strict=True):
-            if r["status"] != "suppressed":
+            if r["status"] not in ("suppressed", "undefined"):
                 ax.annotate(f"{fmt_pct(r['estimate'])} %", (float(r["ci_high"]) * 100, yi),
                             xytext=(4, 0), textcoords="offset points", va="center",
                             fontsize=7)
@@ -433,7 +465,7 @@ def _trends(tables: dict[str, pd.DataFrame], result: RunResult, folder: Path) ->
     axes = fig.subplots(nrow, ncol, squeeze=False, sharex=True).ravel()
     for ax, ind in zip(axes, heads, strict=False):
         s = series[(series["indicator"] == ind.id) & (series["by"] == "all")]
-        s = s[s["status"] != "suppressed"].sort_values("year")
+        s = s[~s["status"].isin(["suppressed", "undefined"])].sort_values("year")
         scale = 100 if ind.kind == "share" else 1
         colour = STATUS_COLOURS["published"]
         ax.fill_between(s["year"], s["ci_low"] * scale, s["ci_high"] * scale, color=colour,
@@ -463,14 +495,18 @@ def _uptake(tables: dict[str, pd.DataFrame], result: RunResult, folder: Path) ->
     fig = _figure(8.2, 0.9 + 0.2 * len(svc), left=2.9)
     ax = fig.add_subplot()
     y = np.arange(len(svc))
-    met = svc["target_met"].astype("boolean").fillna(False).to_numpy(bool)
-    colours = np.where(met, "#2e8b57", "#c0392b")
+    status = svc["target_status"].astype(str).to_numpy()
+    colours = np.where(status == "met", "#2e8b57",
+                       np.where(status == "not met", "#c0392b", "#8c8c8c"))
     ax.barh(y, svc["uptake"].fillna(0) * 100, color=colours, height=0.7)
     ax.plot(svc["target"] * 100, y, "|", color="black", ms=11, mew=2, label="target")
     for yi, (_, r) in zip(y, svc.iterrows(), strict=True):
         if _num(r["uptake"]) is None:
             ax.text(1, yi, "no count received", va="center", fontsize=7, style="italic",
                     color=STATUS_COLOURS["suppressed"])
+        elif bool(r["online_only"]):
+            ax.text(99, yi, "online only", va="center", ha="right", fontsize=7,
+                    style="italic", color="white")
     ax.set_yticks(y, [_short(str(v), 45) for v in svc["label_en"]], fontsize=7)
     ax.set_xlim(0, 100)
     ax.set_xlabel(f"% of procedures completed online, {result.year}")
@@ -479,7 +515,8 @@ def _uptake(tables: dict[str, pd.DataFrame], result: RunResult, folder: Path) ->
     _save(fig, folder, "uptake")
     return Chart("uptake", "Digital uptake by service",
                  "Share of procedures completed online per service (green: target met; "
-                 "red: not met; black tick: target).")
+                 "red: not met; grey: not applicable, an online-only service or no "
+                 "target; black tick: target of the year).")
 
 
 def _coherence(tables: dict[str, pd.DataFrame], result: RunResult, folder: Path) -> Chart:
@@ -600,11 +637,11 @@ def write_scoreboard(result: RunResult, folder: Path, charts: Charts,
     headline = []
     for ind in (i for i in _catalogue().indicators if i.headline):
         r, k = _overall(est, ind.id), ind.kind
-        shown = r["status"] != "suppressed"
+        shown = r["status"] not in ("suppressed", "undefined")
         headline.append({
             "id": ind.id, "label": ind.label_en, "population": ind.population,
             "status": r["status"], "n": fmt_int(r["n"]),
-            "estimate": fmt_estimate(r["estimate"], k) if shown else "suppressed",
+            "estimate": fmt_estimate(r["estimate"], k) if shown else str(r["status"]),
             "ci": f"{fmt_estimate(r['ci_low'], k)} – {fmt_estimate(r['ci_high'], k)}"
             if shown else ""})
     html = environment().get_template("scoreboard.html.j2").render(

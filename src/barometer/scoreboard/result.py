@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from barometer.scoreboard.populations import WeightedPopulation
-from barometer.scoreboard.rules import suppress
+from barometer.scoreboard.rules import gate
 
 
 @dataclass(frozen=True, eq=False)
@@ -32,18 +32,21 @@ class RunResult:
     record: dict[str, Any]
     edition: Any = field(repr=False, default=None)
     drivers: pd.DataFrame = field(default_factory=pd.DataFrame)
+    admin_revisions: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def tables(self) -> dict[str, pd.DataFrame]:
-        """The open-data tables, publication rules applied."""
-        return {
-            "estimates": suppress(self.estimates),
+        """The open-data tables, through the one disclosure gate
+        (:func:`barometer.scoreboard.rules.gate`)."""
+        return gate({
+            "estimates": self.estimates,
             "admin_uptake": self.admin_uptake,
+            "admin_revisions": self.admin_revisions,
             "coherence": self.coherence,
             "trends": self.trends,
             "weighting_diagnostics": weighting_table(self.weighted),
-            "series": suppress(self.series),
-            "drivers": suppress(self.drivers),
-        }
+            "series": self.series,
+            "drivers": self.drivers,
+        })
 
 
 def weighting_table(weighted: dict[str, WeightedPopulation]) -> pd.DataFrame:

@@ -462,12 +462,14 @@ def validate_admin(raw: pd.DataFrame, services: pd.DataFrame, year: int, file: s
         out["revised"] = raw["revised"] == "1"
     if "date_received" in present:
         out["date_received"] = _dates(raw["date_received"], file, "date_received", problems)
-    key = [c for c in ("service_id", "year", "channel") if c in present]
-    if len(key) == 3:
+    # a year's counts may come in several vintages (date_received): one row per vintage
+    key = [c for c in ("service_id", "year", "channel", "date_received") if c in present]
+    if len(key) >= 3 and "date_received" not in key[:3]:
         dup = raw.duplicated(key).to_numpy()
         problems.add_mask(file, "service_id", raw["service_id"], dup,
-                          "duplicated service × year × channel row",
-                          "keep one count per service, year and channel")
+                          "duplicated service × year × channel row (same date received)",
+                          "keep one count per service, year, channel and vintage "
+                          "(date_received)")
     if {"service_id", "first_year"} <= set(services.columns) and "service_id" in present:
         scope = services.loc[services["first_year"].fillna(9999) <= year, "service_id"]
         for sid in scope[~scope.isin(set(raw["service_id"]))]:

@@ -10,8 +10,18 @@ by a fixed mix per service. Volumes of the services linked to a survey item come
 synthetic population (so survey and counts agree in order of magnitude).
 
 Defects planted on purpose: the supplier of ``customs_payment`` is late for the latest
-year (no row -> a warning at load), and ``housing_benefit`` 2021 is a revised count
-(``revised = 1``, received later).
+year (no row -> a warning at load), and ``housing_benefit`` 2021 comes in two vintages:
+a first supply (received in February 2022) and a revised one (``revised = 1``, received on
+30 June 2022; online +3.5%, mail -6%, counter +4% against the first supply), both kept in
+the year's file. A channel a supplier does not report (a zero in the service's offline mix)
+has no row (missing, never 0); an online-only service (``student_grant`` and ``farm_aid``
+from 2016, ``vehicle_registration`` from 2018) has only its online row.
+
+Targets (:func:`targets`, written to ``targets.csv``): none before the 2016 plan; the
+2016 plan's targets (``target_2016`` of the catalogue) for 2016-2018, raised by 15 points
+(at most 95%) by the 2019 plan for 2019-2022, and by 10 more points (at most 97%) by the
+2023 plan: with uptake slowing after 2016, several services miss them. An online-only
+service has no target (``online_only = 1``).
 """
 
 from __future__ import annotations
@@ -23,6 +33,12 @@ from barometer.synthetic.population import largest_remainder, sigmoid
 
 LATE_SERVICE, LATE_YEAR = "customs_payment", 2025
 REVISED_SERVICE, REVISED_YEAR = "housing_benefit", 2021
+FIRST_VINTAGE = {"online": 1 / 1.035, "mail": 1 / 0.94, "counter": 1 / 1.04, "phone": 1.0}
+"""The first supply of the revised counts, as a factor of the revised count per channel."""
+PLANS = ((2016, 0.0, 1.0, "Plan de transformation numérique 2016 (synthetic)", "2016-03-01"),
+         (2019, 0.15, 0.95, "Programme Action publique 2022 (synthetic)", "2019-02-15"),
+         (2023, 0.25, 0.97, "Plan France numérique 2027 (synthetic)", "2023-01-20"))
+"""Target plans: first year, points added to the 2016 target, cap, source, date."""
 
 # service_id: (volume 2016, share 2012, share 2016, online-only from (0 = never),
 #              offline mix (mail, counter, phone), supplier, counting unit, coverage)
@@ -139,13 +155,45 @@ def admin_counts(rng: np.random.Generator, year: int, services: pd.DataFrame,
         offline = largest_remainder(np.array(mix), total - online) if total > online else [0] * 3
         revised = sid == REVISED_SERVICE and year == REVISED_YEAR
         received = pd.Timestamp(year + 1, 2, 1) + pd.Timedelta(days=int(7 * (k % 9)))
-        if revised:
+        online_only = share >= 1.0
+        channels = [(ch, n) for ch, n, m in zip(("online", "mail", "counter", "phone"),
+                                                (online, *offline), (1.0, *mix), strict=True)
+                    if m > 0 and not (online_only and ch != "online")]
+        base = {"service_id": sid, "year": year, "supplier": supplier, "counting_unit": unit,
+                "online_definition": ONLINE_DEFINITION, "coverage": coverage}
+        if revised:  # the first supply, then the revision received later
+            for channel, count in channels:
+                rows.append({**base, "channel": channel,
+                             "count": round(count * FIRST_VINTAGE[channel]),
+                             "date_received": received.strftime("%Y-%m-%d"), "revised": 0})
             received = pd.Timestamp(year + 1, 6, 30)
-        for channel, count in zip(("online", "mail", "counter", "phone"),
-                                  (online, *offline), strict=True):
-            rows.append({
-                "service_id": sid, "year": year, "channel": channel, "count": int(count),
-                "supplier": supplier, "counting_unit": unit,
-                "online_definition": ONLINE_DEFINITION, "coverage": coverage,
-                "date_received": received.strftime("%Y-%m-%d"), "revised": int(revised)})
+        for channel, count in channels:
+            rows.append({**base, "channel": channel, "count": int(count),
+                         "date_received": received.strftime("%Y-%m-%d"),
+                         "revised": int(revised)})
+    cols = ["service_id", "year", "channel", "count", "supplier", "counting_unit",
+            "online_definition", "coverage", "date_received", "revised"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def targets(services: pd.DataFrame, years: range | list[int]) -> pd.DataFrame:
+    """Targets per service and year (see the module doc): ``service_id, year, target,
+    online_only, source, source_date``."""
+    rows = []
+    for _, s in services.iterrows():
+        sid = s["service_id"]
+        base = float(s["target_2016"]) if str(s["target_2016"]) else np.nan
+        for year in years:
+            if int(s["first_year"]) > year:
+                continue
+            only = sid in SERVICES and online_share(sid, year) >= 1.0
+            plan = [p for p in PLANS if p[0] <= year]
+            if only or not plan or not np.isfinite(base):
+                rows.append({"service_id": sid, "year": year, "target": "",
+                             "online_only": int(only), "source": "", "source_date": ""})
+                continue
+            _, add, cap, source, date = plan[-1]
+            target = min(cap, base + add) if add else base
+            rows.append({"service_id": sid, "year": year, "target": f"{target:.2f}",
+                         "online_only": 0, "source": source, "source_date": date})
     return pd.DataFrame(rows)

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from barometer.scoreboard.codebook import Codebook, load_codebook
-from barometer.synthetic.admin import admin_counts, online_share
+from barometer.synthetic.admin import admin_counts, online_share, targets
 from barometer.synthetic.population import (
     adults_total,
     apply_missing,
@@ -46,6 +46,8 @@ from barometer.synthetic.population import (
 
 N_ADULTS = 200_000
 N_COMPANIES = 100_000
+TARGET_YEARS = range(2014, 2026)
+"""Years of ``targets.csv`` (written whole, whichever editions are synthesised)."""
 SAV_YEARS: tuple[int, ...] = (2025,)
 """Years whose individuals file is written as SPSS .sav with value labels."""
 COMPANY_ALLOCATION = (140, 150, 130, 100, 80)
@@ -271,7 +273,8 @@ def synthesize_year(out: Path, year: int, seed: int, codebook: Codebook,
 def synthesize(out: Path, years: Iterable[int] = range(2014, 2026), seed: int = 20161,
                *, n_adults: int = N_ADULTS, n_companies: int = N_COMPANIES) -> list[Path]:
     """Write synthetic editions for ``years`` into ``out`` (a data folder the loader
-    reads: ``services.csv`` plus one folder per year); return the paths written.
+    reads: ``services.csv``, ``targets.csv`` plus one folder per year); return the paths
+    written.
 
     Same ``seed`` -> the same bytes; each year depends only on (seed, year).
     """
@@ -285,6 +288,9 @@ def synthesize(out: Path, years: Iterable[int] = range(2014, 2026), seed: int = 
     if not (target.exists() and target.resolve() == src.resolve()):
         shutil.copyfile(src, target)
     written.append(target)
+    path = out / "targets.csv"  # every year of the catalogue, whatever ``years`` is
+    _write_csv(targets(services, TARGET_YEARS), path)
+    written.append(path)
     for year in years:
         written += synthesize_year(out, int(year), seed, codebook, services, n_adults,
                                    n_companies)
