@@ -158,13 +158,21 @@ def _one_indicator(design: Design, ind: Indicator, domains: tuple[str, ...],
 
 def estimate_indicators(weighted: Mapping[str, WeightedPopulation], catalogue: Catalogue
                         ) -> pd.DataFrame:
-    """Every catalogue indicator x domain for the weighted populations (one row each)."""
+    """Every catalogue indicator x domain for the weighted populations (one row each).
+
+    An indicator whose item is not in the edition's questionnaire (the codebook's
+    ``first_year``/``last_year``: the item is absent from the validated data) has no row
+    that year: a series starts in the first year its item exists.
+    """
     frames = []
     for pop, wp in weighted.items():
         domains = tuple(v for v in catalogue.domains.get(pop, ())
                         if v in wp.design.data.columns)
         for ind in catalogue.for_population(pop):
-            frames.append(_one_indicator(wp.design, ind, domains, catalogue.rules))
+            if ind.item in wp.design.data.columns:
+                frames.append(_one_indicator(wp.design, ind, domains, catalogue.rules))
+    if not frames:
+        return pd.DataFrame(columns=ESTIMATE_COLUMNS)
     return pd.concat(frames, ignore_index=True)
 
 
@@ -181,7 +189,9 @@ def estimate_drivers(weighted: Mapping[str, WeightedPopulation], catalogue: Cata
     (log-odds ``estimate`` and ``se``, odds ratio and its interval, Wald p-values)."""
     frames = [_one_driver(weighted[ind.population].design, drv, ind, catalogue.rules)
               for drv in catalogue.drivers
-              for ind in [catalogue.get(drv.indicator)] if ind.population in weighted]
+              for ind in [catalogue.get(drv.indicator)]
+              if ind.population in weighted
+              and ind.item in weighted[ind.population].design.data.columns]
     if not frames:
         return pd.DataFrame(columns=DRIVER_COLUMNS)
     return pd.concat(frames, ignore_index=True)
