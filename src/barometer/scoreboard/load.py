@@ -42,7 +42,7 @@ from barometer.scoreboard.validate import (
 )
 
 __all__ = ["Edition", "InputError", "available_years", "check_folder", "default_data_dir",
-           "load_edition", "load_truth"]
+           "load_edition", "load_truth", "scaffold"]
 
 
 @dataclass(frozen=True)
@@ -234,6 +234,45 @@ def check_folder(data_dir: Path, years: list[int] | None = None
         else:
             out.extend(ed.warnings)
     return todo, out
+
+
+SCAFFOLD_SKIP = ("truth.csv",)
+"""Files of the embedded editions that a scaffolded folder does not need (synthetic only)."""
+
+
+def scaffold(folder: Path, from_year: int, source: Path | None = None) -> list[Path]:
+    """Create a data folder from the embedded edition (or ``source``): the configuration
+    files actually used (codebook, indicator catalogue, weighting specification, the
+    service catalogue) and every edition from ``from_year`` on. Returns the files written.
+
+    The folder must not exist or be empty; nothing in it is overwritten.
+    """
+    import shutil
+
+    src = Path(source) if source is not None else default_data_dir()
+    folder = Path(folder)
+    if folder.exists() and any(folder.iterdir()):
+        raise InputError([Problem(str(folder), "", "folder not empty",
+                                  "choose a new or empty folder")])
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in CONFIG_FILES.values():
+        own = src / name
+        path = own if own.is_file() else Path(str(resources.files("barometer") / "data"
+                                                  / name))
+        shutil.copyfile(path, folder / name)
+        written.append(folder / name)
+    shutil.copyfile(src / "services.csv", folder / "services.csv")
+    written.append(folder / "services.csv")
+    for y in available_years(src):
+        if y < from_year:
+            continue
+        (folder / str(y)).mkdir()
+        for f in sorted((src / str(y)).iterdir()):
+            if f.is_file() and f.name not in SCAFFOLD_SKIP:
+                shutil.copyfile(f, folder / str(y) / f.name)
+                written.append(folder / str(y) / f.name)
+    return written
 
 
 def load_truth(year: int | None = None, data_dir: Path | None = None) -> pd.DataFrame:
