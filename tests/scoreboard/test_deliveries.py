@@ -16,6 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from barometer.cli import app
+from barometer.run import RunConfig, compute, write_run
 from barometer.scoreboard.load import load_edition, scaffold
 from barometer.scoreboard.problems import InputError, Problem
 from barometer.scoreboard.readers import sniff_delimiter
@@ -447,3 +448,42 @@ def test_acceptable_variant_loads_as_the_original(base: Path, tmp_path: Path,
         pd.testing.assert_frame_equal(got[key], want[key], check_dtype=False)
     assert not [w for w in load_edition(YEAR, root).warnings
                 if "delimited" in w.problem and w.file != COMP]
+
+
+# ------------------------------------------------------------------- format round trip
+def _store(frame_: pd.DataFrame, folder: Path, stem: str, fmt: str) -> None:
+    """Write a typed survey frame in one of the four survey formats."""
+    path = folder / f"{stem}.{fmt}"
+    if fmt == "csv":
+        out = frame_.copy()
+        for c in out.columns:
+            if pd.api.types.is_datetime64_any_dtype(out[c]):
+                out[c] = out[c].dt.strftime("%Y-%m-%d")
+        out.to_csv(path, index=False)
+    elif fmt == "parquet":
+        frame_.to_parquet(path, index=False)
+    else:
+        import pyreadstat
+
+        writer = pyreadstat.write_sav if fmt == "sav" else pyreadstat.write_dta
+        writer(frame_, str(path))
+
+
+def test_one_edition_in_four_formats_gives_byte_identical_open_data(
+        base: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    edition = load_edition(YEAR, base)
+    outputs = {}
+    for fmt in ("csv", "parquet", "sav", "dta"):
+        root = tmp_path_factory.mktemp(fmt) / "data"
+        shutil.copytree(base, root)
+        for pop in ("individuals", "companies"):
+            for old in (root / Y).glob(f"{pop}.*"):
+                old.unlink()
+            _store(edition.survey(pop), root / Y, pop, fmt)
+        out = root.parent / "out"
+        out.mkdir()
+        write_run(compute(RunConfig(year=YEAR, data_dir=root)), out)  # what `run` writes
+        outputs[fmt] = _snapshot(out / "opendata")
+    assert outputs["csv"] and all(len(v) > 10 for v in outputs.values())
+    for fmt in ("parquet", "sav", "dta"):
+        assert outputs[fmt] == outputs["csv"], fmt
