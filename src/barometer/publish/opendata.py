@@ -187,7 +187,7 @@ def validate_package(path: Path) -> None:
                            value=errors[:5], hint="this is a bug: report it")
 
 
-MANIFEST = ".barometer-files"
+MANIFEST = "barometer-files.txt"
 """The list of files an edition's publication wrote (relative paths, one per line)."""
 
 KNOWN_ENTRIES = ("opendata", "figures", "private", "run_record.json",
