@@ -45,7 +45,8 @@ def test_non_positive_or_missing_weight_is_named(apistrat: pd.DataFrame, bad: fl
     df.loc[7, "pw"] = bad
     with pytest.raises(DesignError) as err:
         Design.from_frame(df, strata="stype", weights="pw", source="apistrat.csv")
-    assert "row 7" in str(err.value) and "pw" in str(err.value)
+    # index 7 is the 8th data row: rows are counted from 1, as in the file
+    assert "row 8 (1 = first data row)" in str(err.value) and "pw" in str(err.value)
 
 
 def test_missing_column_is_named(apistrat: pd.DataFrame) -> None:
@@ -89,3 +90,4 @@ def test_certainty_stratum_with_fpc_contributes_nothing() -> None:
     df = _lonely().assign(N=[10] * 6 + [8] * 5 + [1])
     d = Design.from_frame(df, strata="h", weights="w", fpc="N")  # n = N = 1: no error
     assert np.isfinite(mean(d, "y").value(field="se"))
+
