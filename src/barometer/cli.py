@@ -147,8 +147,11 @@ def _resolve_year(year: int | None, data: Path | None) -> int:
     _check_data(data)
     years = available_years(data)
     if not years:
-        raise _fail(f"no edition folder (<year>/) in {data or 'the embedded data'}; "
-                    "`barometer init DIR` scaffolds a data folder")
+        inside = data is not None and any(data.glob("individuals.*"))
+        raise _fail(f"no edition folder (<year>/) in {data or 'the embedded data'}; " + (
+            f"this looks like an edition folder: give the folder above it, {data.parent}"
+            if inside and data is not None
+            else "`barometer init DIR` scaffolds a data folder"))
     if year is None:
         return max(years)
     if year not in years:

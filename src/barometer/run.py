@@ -77,7 +77,11 @@ def _weight_and_estimate(edition: Any, catalogue: Catalogue, specs: dict[str, We
         weighted[pop] = weight_population(frame, edition.margins[pop], specs[pop],
                                           variance=variance, replicates=replicates,
                                           seed=seed, source=f"{pop} survey {edition.year}")
-    return weighted, estimate_indicators(weighted, catalogue)
+    try:
+        return weighted, estimate_indicators(weighted, catalogue)
+    except BarometerError as exc:
+        raise BarometerError(exc.message, where=f"{exc.where}, edition {edition.year}",
+                             value=exc.value, hint=exc.hint) from None
 
 
 def _series_year(year: int, data_dir: Path | None, config: Configuration

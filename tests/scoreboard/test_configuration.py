@@ -207,3 +207,25 @@ def test_scaffold_refuses_a_non_empty_folder(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["x.txt"]
     with pytest.raises(InputError):
         scaffold(tmp_path, 2025)
+
+
+def test_an_item_filled_with_dont_know_names_the_indicator_and_the_year(
+        folder: Path, tmp_path: Path) -> None:
+    """The old workaround (the new item in every year, 98 where it was not asked) gets
+    a message naming the indicator, the item, the year and the right way to do it."""
+    copy = tmp_path / "d"
+    shutil.copytree(folder, copy)
+    cb = (copy / "codebook.toml").read_text(encoding="utf-8")
+    (copy / "codebook.toml").write_text(cb.replace("first_year = 2025\n", ""),
+                                        encoding="utf-8")
+    for y in (2014, 2023, 2024):
+        path = copy / str(y) / "individuals.csv"
+        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+        df["franceconnect"] = "98"
+        df.to_csv(path, index=False)
+    result = runner.invoke(app, ["run", "--data", str(copy), "--year", "2014", "--out",
+                                 str(tmp_path / "o")])
+    assert result.exit_code == 1
+    flat = " ".join(result.output.split())
+    assert "indicator 'franceconnect_use'" in flat and "edition 2014" in flat
+    assert "first_year" in flat and not (tmp_path / "o").exists()

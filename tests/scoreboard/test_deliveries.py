@@ -487,3 +487,24 @@ def test_one_edition_in_four_formats_gives_byte_identical_open_data(
     assert outputs["csv"] and all(len(v) > 10 for v in outputs.values())
     for fmt in ("parquet", "sav", "dta"):
         assert outputs[fmt] == outputs["csv"], fmt
+
+
+def test_typed_columns_become_exact_text() -> None:
+    from barometer.scoreboard.readers import _to_text
+
+    cases = [
+        (pd.Series([22645.6071, float("inf"), 1e300, float("nan"), 3.0]),
+         ["22645.6071", "inf", "1e+300", "", "3"]),
+        (pd.Series([1, 2**63 + 5], dtype="uint64"), ["1", "9223372036854775813"]),
+        (pd.Series([7, None], dtype="Int64"), ["7", ""]),
+        (pd.Series(["a", None], dtype="category"), ["a", ""]),
+        (pd.Series([True, None], dtype="boolean"), ["1", ""]),
+        (pd.Series(pd.to_datetime(["2025-09-15", None])), ["2025-09-15", ""]),
+    ]
+    for series, want in cases:
+        assert list(_to_text(series)) == want
+
+
+def test_an_edition_folder_given_as_data_is_explained(base: Path) -> None:
+    result = runner.invoke(app, ["run", "--data", str(base / Y)])
+    assert result.exit_code == 2 and "looks like an edition folder" in result.output

@@ -37,7 +37,7 @@ from barometer.scoreboard.margins import MarginSet
 from barometer.scoreboard.rules import publication_status
 from barometer.survey.calibrate import calibrate
 from barometer.survey.design import Design
-from barometer.survey.errors import CalibrationError
+from barometer.survey.errors import CalibrationError, EstimationError
 from barometer.survey.estimate import estimate
 from barometer.survey.regression import regress
 from barometer.survey.replicate import with_replicates
@@ -123,6 +123,12 @@ def collapse_categories(frame: pd.DataFrame, margins: dict[str, dict[str, float]
 def _one_indicator(design: Design, ind: Indicator, domains: tuple[str, ...],
                    rules: PublicationRules) -> pd.DataFrame:
     value = ind.variable(design.data)
+    if not np.isfinite(value).any():
+        raise EstimationError(
+            f"indicator {ind.id!r}: no valid answer to item {ind.item!r}",
+            where=f"{ind.population} survey", value=ind.item,
+            hint="if the item was not asked that year, give it first_year / last_year in "
+            "the codebook instead of filling the column with 97, 98 or 99")
     data = {"_y": value}
     stat = "mean"
     x = None

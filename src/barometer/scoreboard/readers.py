@@ -63,13 +63,14 @@ def sniff_delimiter(header: str) -> str:
 def _to_text(s: pd.Series) -> pd.Series:
     """A column as text: integers exactly, other numbers as the shortest text that reads
     back as the same float (``22645.6071``, ``inf``, ``1e+300``), dates ISO, NA -> ''."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        s = s.astype(object)
     if pd.api.types.is_datetime64_any_dtype(s):
         return s.dt.strftime("%Y-%m-%d").fillna("")
     if pd.api.types.is_bool_dtype(s):
-        return s.astype("Int64").astype(str).replace("<NA>", "")
-    if pd.api.types.is_integer_dtype(s):
-        text = s.astype("Int64").astype(str)
-        return text.where(s.notna(), "").astype(str)
+        return s.astype("Int64").astype(str).where(s.notna(), "").astype(str)
+    if pd.api.types.is_integer_dtype(s):  # numpy or nullable integers: every digit kept
+        return s.astype(str).where(s.notna(), "").astype(str)
     if pd.api.types.is_numeric_dtype(s):
         x = s.to_numpy(dtype=float, na_value=np.nan)
         with np.errstate(invalid="ignore"):
