@@ -148,6 +148,17 @@ def test_both_runs_succeed_and_record_the_files_used(runs: dict[int, Path],
     assert record["series_input_hashes"]["2014"]["2014/admin_counts.csv"] == sha256(
         folder / "2014" / "admin_counts.csv")
     assert "git_commit" in record and record["version"]
+    ind, comp = record["weighting"]["individuals"], record["weighting"]["companies"]
+    assert ind["starting_weights"].startswith("equal starting weights")
+    assert comp["starting_weights"] == "design weights from column 'design_weight'"
+    assert ind["calibration"]["tolerance"] == 1e-7 and ind["calibration"]["max_iter"] == 100
+    assert ind["trimming"]["bounds_relative_to_mean_weight"] == [0.25, 4.0]
+    assert "bounds.const" in ind["trimming"]["algorithm"]
+    assert ind["collapse_rules"] == {"region": {"94": "93"},
+                                     "pcs": {"farmers": "self_employed"}}
+    assert record["catalogue"]["rules"]["df"] == "design"
+    assert "PSUs minus number of strata" in record["catalogue"]["df_rule"]
+    assert record["weighting_sha256"] == sha256(folder / "weighting.toml")
 
 
 def test_new_indicator_in_2025_only_and_its_trends_start_there(runs: dict[int, Path]

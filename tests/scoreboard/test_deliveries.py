@@ -508,3 +508,19 @@ def test_typed_columns_become_exact_text() -> None:
 def test_an_edition_folder_given_as_data_is_explained(base: Path) -> None:
     result = runner.invoke(app, ["run", "--data", str(base / Y)])
     assert result.exit_code == 2 and "looks like an edition folder" in result.output
+
+
+def test_margin_problems_count_rows_in_the_margins_file(base: Path, tmp_path: Path) -> None:
+    """A margin problem's row is the row of the margins file (not within the margin's
+    block), and a survey-side problem is filed under the survey file with its rows."""
+    root = tmp_path / "data"
+    shutil.copytree(base, root)
+    row = _margin_row(MI, "region", root)
+    assert row > 20  # well after the start of the region block
+    cell(MI, row, "category", "99")(root)
+    with pytest.raises(InputError) as info:
+        load_edition(YEAR, root)
+    unknown = [p for p in info.value.problems if p.value == "99"]
+    assert [(p.file, p.column, p.rows) for p in unknown] == [(MI, "category", (row,))]
+    survey_side = [p for p in info.value.problems if "absent from margin" in p.problem]
+    assert survey_side and all(p.file == IND and p.rows for p in survey_side)
