@@ -360,9 +360,12 @@ def check_cmd(
             _report_input_error(InputError(problems, context=f" of {folder}"))
         else:
             typer.echo(render_table(problems))
-    span = f"{checked[0]} to {checked[-1]}" if len(checked) > 1 else (
-        str(checked[0]) if checked else "no edition")
-    typer.echo(f"checked {folder} (configuration and editions {span}): {errors} error(s), "
+    if checked:
+        span = f"{checked[0]} to {checked[-1]}" if len(checked) > 1 else str(checked[0])
+        what = f"configuration and editions {span}"
+    else:
+        what = "configuration only: the editions are checked once it loads"
+    typer.echo(f"checked {folder} ({what}): {errors} error(s), "
                f"{len(problems) - errors} warning(s)")
     raise typer.Exit(1 if errors else 0)
 

@@ -177,6 +177,26 @@ DEFECTS: list[Defect] = [
     Defect("weighting margin on an unknown variable", text(
         "weighting.toml", lambda t: t.replace('"pcs", "region"', '"pcs", "planet"')),
         "weighting.toml", "margins", "not a category variable", value="planet"),
+    Defect("item id defined twice", text("codebook.toml", lambda t: t + (
+        '\n[[item]]\nid = "proc"\npopulation = "individuals"\nscale = "yes_no"\nfr = "x"\n'
+        'en = "x"\n')), "codebook.toml", None, "defined twice"),
+    Defect("codebook is a directory", lambda root: ((root / "codebook.toml").unlink(),
+                                                    (root / "codebook.toml").mkdir()),
+           "codebook.toml", None, "is a directory"),
+    Defect("indicator codes not of its item", text("indicators.toml", lambda t: t.replace(
+        'codes = [1]\nuniverse = "all"\nheadline = true',
+        'codes = [7]\nuniverse = "all"\nheadline = true', 1)), "indicators.toml", "codes",
+        "response codes of item 'proc'", value=7),
+    Defect("indicator codes as text", text("indicators.toml", lambda t: t.replace(
+        'codes = [1]\nuniverse = "all"\nheadline = true',
+        'codes = "1"\nuniverse = "all"\nheadline = true', 1)), "indicators.toml", "codes",
+        "response codes"),
+    Defect("trimming bounds reversed", text("weighting.toml", lambda t: t.replace(
+        "trim = [0.25, 4.0]", "trim = [4.0, 0.25]")), "weighting.toml", "trim",
+        "lower < 1 < upper"),
+    Defect("weighting without companies", text("weighting.toml",
+                                               lambda t: t.split("[companies]")[0]),
+           "weighting.toml", None, "no weighting specification for companies"),
     # service catalogue
     Defect("blank ministry", cell(SVC, 3, "ministry", ""), SVC, "ministry", "blank cell",
            rows=(3,)),
@@ -259,6 +279,16 @@ DEFECTS: list[Defect] = [
     Defect("corrupt Parquet file", lambda root: (remove(COMP)(root),
                                                  _garbage(f"{Y}/companies.parquet")(root)),
            f"{Y}/companies.parquet", None, "unreadable .parquet"),
+    Defect("decimal comma in a weight", cell(COMP, 2, "design_weight", "8640,5"), COMP,
+           "design_weight", "not a number", value="8640,5", rows=(2,)),
+    Defect("SPSS file that is not SPSS", raw_bytes(IND, lambda b: b"$FL2" + b"\x00" * 40),
+           IND, None, "unreadable .sav"),
+    Defect("only a byte-order mark", raw_bytes(MI, lambda b: b"\xef\xbb\xbf"), MI, None,
+           "no header line"),
+    Defect("audience in capitals", cell(SVC, 1, "audience", "Individuals"), SVC,
+           "audience", "unknown audience", value="Individuals", rows=(1,)),
+    Defect("blank first_year", cell(SVC, 2, "first_year", ""), SVC, "first_year",
+           "blank cell", rows=(2,)),
     Defect("Latin-1 survey file", lambda root: (cell(COMP, 2, "mode", "fixe-téléphone")(root),
                                                 _latin1(COMP)(root)),
            COMP, None, "not UTF-8"),

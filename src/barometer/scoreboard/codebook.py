@@ -282,6 +282,17 @@ def parse_codebook(data: dict[str, object], path: str = "") -> Codebook:
             en=raw["en"], options=scales[raw["scale"]], filter=flt, group=raw.get("group"),
             first_year=first, last_year=last,
         ))
+    for pop in POPULATIONS:
+        cols = [v.name for v in variables if pop in v.populations] + [
+            i.id for i in items if i.population == pop]
+        dup = sorted({c for c in cols if cols.count(c) > 1})
+        if dup:
+            raise ValueError(f"{pop}: column {dup[0]!r} defined twice (each variable name "
+                             "and item id must be unique within a population)")
+    for it in items:
+        if it.population not in POPULATIONS:
+            raise ValueError(f"codebook item {it.id!r}: unknown population "
+                             f"{it.population!r} (use {' or '.join(POPULATIONS)})")
     return Codebook(title=str(meta.get("title", "")), version=int(meta.get("version", 1)),
                     missing=missing, variables=tuple(variables), items=tuple(items), path=path)
 

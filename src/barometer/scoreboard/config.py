@@ -161,6 +161,17 @@ def _check_catalogue(catalogue: Catalogue, codebook: Codebook, file: str,
         if ind.kind not in ("share", "mean"):
             problems.add(file, "kind", f"indicator {ind.id!r}: unknown kind",
                          "use \"share\" or \"mean\"", value=ind.kind)
+        items = {i.id: i for i in codebook.items_for(ind.population)}
+        if ind.item in items:
+            valid = set(items[ind.item].codes)
+            for key, codes in (("codes", ind.codes), ("universe_codes", ind.universe_codes),
+                               ("scores", tuple(ind.scores))):
+                bad = [c for c in codes if not isinstance(c, int) or c not in valid]
+                if bad or (key == "codes" and ind.kind == "share" and not codes):
+                    problems.add(file, key, f"indicator {ind.id!r}: {key} must be a list "
+                                 f"of response codes of item {ind.item!r}",
+                                 f"use codes among {sorted(valid)}",
+                                 value=bad[0] if bad else codes)
     for pop, domains in catalogue.domains.items():
         if pop not in POPULATIONS:
             problems.add(file, "domains", "unknown population", f"use one of {POPULATIONS}",
@@ -194,6 +205,10 @@ def _check_weighting(weighting: dict[str, WeightingSpec], codebook: Codebook, fi
                 problems.add(file, "margins", f"{pop}: margin on a variable that is not a "
                              "category variable of the codebook",
                              f"use {', '.join(sorted(cats))}", value=m)
+        for key, pair in (("trim", spec.trim), ("bounds", spec.bounds)):
+            if pair is not None and not (len(pair) == 2 and pair[0] < 1 < pair[1]):
+                problems.add(file, key, f"{pop}: {key} must be [lower, upper] with lower "
+                             "< 1 < upper", "e.g. trim = [0.25, 4.0]", value=list(pair))
         if spec.method not in ("linear", "raking", "logit", "truncated", "poststratify"):
             problems.add(file, "method", f"{pop}: unknown calibration method",
                          "use linear, raking, logit, truncated or poststratify",

@@ -511,6 +511,9 @@ def validate_admin(raw: pd.DataFrame, services: pd.DataFrame | None, year: int, 
     """
     present = set(_require(raw, ADMIN_COLUMNS, file, problems, "administrative counts"))
     out = raw[[c for c in ADMIN_COLUMNS if c in present]].copy()
+    for c in ("service_id", "channel"):
+        if c in present:
+            out[c] = raw[c].astype(str).str.strip()
     for c in ("supplier", "counting_unit", "online_definition", "coverage"):
         if c in present:
             problems.add_mask(file, c, raw[c], _blank(raw[c]), "blank cell",
@@ -530,7 +533,7 @@ def validate_admin(raw: pd.DataFrame, services: pd.DataFrame | None, year: int, 
                           "remove the rows, or change first_year/last_year in services.csv")
     if "channel" in present:
         problems.add_mask(file, "channel", raw["channel"],
-                          ~raw["channel"].isin(CHANNELS).to_numpy(), "unknown channel",
+                          ~out["channel"].isin(CHANNELS).to_numpy(), "unknown channel",
                           f"use one of {', '.join(CHANNELS)}")
     if "year" in present:
         yr = _integers(raw["year"], file, "year", problems)
@@ -554,14 +557,14 @@ def validate_admin(raw: pd.DataFrame, services: pd.DataFrame | None, year: int, 
         out["date_received"] = _dates(raw["date_received"], file, "date_received", problems)
     key = [c for c in ("service_id", "year", "channel") if c in present]
     if len(key) == 3:
-        dup = raw.duplicated(key).to_numpy()
+        dup = out[["service_id", "channel"]].assign(year=raw["year"]).duplicated().to_numpy()
         problems.add_mask(file, "service_id", raw["service_id"], dup,
                           "duplicated service × year × channel row",
                           "keep one count per service, year and channel")
     if services is not None and {"service_id", "first_year"} <= set(services.columns) \
             and "service_id" in present:
         scope = services.loc[in_scope(services, year), "service_id"]
-        for sid in scope[~scope.isin(set(raw["service_id"]))]:
+        for sid in scope[~scope.isin(set(out["service_id"]))]:
             problems.add(file, "service_id", f"no administrative count for {year}",
                          "chase the supplier; the service is left out of this edition's "
                          "table and listed in the methodology note", value=sid,
