@@ -137,6 +137,15 @@ def test_item_required_only_from_its_first_year(folder: Path) -> None:
     assert "franceconnect" in load_edition(2025, folder).individuals
 
 
+def test_estimate_explains_an_indicator_not_yet_asked(folder: Path) -> None:
+    early = runner.invoke(app, ["estimate", "franceconnect_use", "--data", str(folder),
+                                "--year", "2014"])
+    assert early.exit_code == 1 and "asked 2025 on" in early.output
+    now = runner.invoke(app, ["estimate", "franceconnect_use", "--data", str(folder),
+                              "--year", "2025", "--by", "age_band"])
+    assert now.exit_code == 0 and "18-24" in now.output
+
+
 def test_both_runs_succeed_and_record_the_files_used(runs: dict[int, Path],
                                                      folder: Path) -> None:
     record = json.loads((runs[2025] / "run_record.json").read_text())

@@ -242,6 +242,8 @@ DEFECTS: list[Defect] = [
     Defect("UTF-16 admin file", raw_bytes(ADMIN, lambda b: b.decode().encode("utf-16")),
            ADMIN, None, "UTF-16"),
     Defect("ragged admin row", _ragged(ADMIN), ADMIN, None, "unreadable CSV"),
+    Defect("pipe-delimited admin file", text(ADMIN, lambda t: t.replace(",", "|")), ADMIN,
+           None, "delimiter '|' not recognised"),
     Defect("duplicated column name", text(ADMIN, lambda t: t.replace(
         "supplier,counting_unit", "supplier,supplier", 1)), ADMIN, "supplier",
         "duplicated column name"),

@@ -189,7 +189,9 @@ def admin_context(result: RunResult, tables: dict[str, pd.DataFrame]) -> dict[st
 
 
 def _warning_text(w: object) -> str:
-    parts = [f"`{getattr(w, 'file', '')}`", str(getattr(w, "problem", w))]
+    column = getattr(w, "column", "")
+    parts = [f"`{getattr(w, 'file', '')}`" + (f" column `{column}`" if column else ""),
+             str(getattr(w, "problem", w))]
     value = getattr(w, "value", None)
     if value not in (None, ""):
         parts.append(f"(`{value}`)")

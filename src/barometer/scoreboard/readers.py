@@ -148,6 +148,14 @@ def read_csv_text(path: Path, file: str, problems: Problems, *, hint: str = "",
                      "put the column names on the first line")
         return None
     sep = sniff_delimiter(header)
+    bare = re.sub(r'"[^"]*"', "", header)
+    if not any(d in bare for d in DELIMITERS):
+        other = [c for c in "|:^~" if c in bare]
+        if other:
+            problems.add(file, "", f"delimiter {other[0]!r} not recognised (the header "
+                         "line has no comma, semicolon or tab)",
+                         "save the file with commas (or semicolons)", value=other[0])
+            return None
     if sep not in DOCUMENTED_DELIMITERS:
         problems.add(file, "", f"{DELIMITER_NAMES[sep]}-delimited (the documented "
                      "delimiters are the comma and the semicolon); read as such",
