@@ -407,10 +407,17 @@ def _p_text(p: float) -> str:
 
 def _hashes(record: dict[str, Any]) -> str:
     rows = [[f"`{k}`", f"`{v}`"] for k, v in record.get("input_hashes", {}).items()]
-    rows.append(["indicator catalogue `indicators.toml`",
-                 f"`{record['catalogue']['sha256']}`"])
-    rows.append(["weighting specification `weighting.toml`",
-                 f"`{record['weighting_sha256']}`"])
+    config = record.get("configuration")
+    if config:  # the configuration files actually used (the data folder's or the package's)
+        names = {"codebook": "codebook", "catalogue": "indicator catalogue",
+                 "weighting": "weighting specification"}
+        rows += [[f"{names.get(role, role)} `{c['file']}`", f"`{c['sha256']}`"]
+                 for role, c in config.items()]
+    else:  # a run record older than the configuration entry
+        rows.append(["indicator catalogue `indicators.toml`",
+                     f"`{record['catalogue']['sha256']}`"])
+        rows.append(["weighting specification `weighting.toml`",
+                     f"`{record['weighting_sha256']}`"])
     return md_table(["Input", "SHA-256"], rows)
 
 
