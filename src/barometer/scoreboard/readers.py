@@ -141,8 +141,7 @@ def read_csv_text(path: Path, file: str, problems: Problems, *, hint: str = "",
     text = decode_text(Path(path).read_bytes(), file, problems)
     if text is None:
         return None
-    lines = text.splitlines()
-    header = lines[0] if lines else ""
+    header = text.partition("\n")[0].rstrip("\r")
     if not header.strip():
         problems.add(file, "", "no header line (the first line is blank)",
                      "put the column names on the first line")
