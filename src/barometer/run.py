@@ -230,7 +230,8 @@ def _compute(config: RunConfig, progress: Progress | None = None) -> RunResult:
         "variance": config.variance,
         "replicates": config.replicates if config.variance == "bootstrap" else None,
         "seed": config.seed,
-        "data_dir": str(config.data_dir) if config.data_dir else "embedded synthetic data",
+        "data_dir": (str(Path(config.data_dir).resolve()) if config.data_dir
+                     else "embedded synthetic data"),
         "input_hashes": dict(edition.sha256),
         "input_warnings": [w.line() for w in edition.warnings],
         "configuration": {role: {"file": setup.files[role], "sha256": setup.sha256[role]}
