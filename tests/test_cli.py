@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from typer.testing import CliRunner
 
 from barometer.cli import app
@@ -54,3 +56,99 @@ def test_verify_without_argument_runs_the_shipped_cases() -> None:
     last = result.output.strip().splitlines()[-1]
     assert last.endswith(" 0 failed"), last
     assert int(last.split()[0]) >= 24 + 123 and result.exit_code == 0
+
+
+# ------------------------------------------------------------- bad arguments, every command
+def _bad_argument_cases(tmp: Path) -> list[list[str]]:
+    empty = tmp / "empty"
+    empty.mkdir()
+    foreign = tmp / "foreign"
+    foreign.mkdir()
+    (foreign / "mine.txt").write_text("not barometer's")
+    a_file = tmp / "a_file.txt"
+    a_file.write_text("x")
+    bad_json = tmp / "bad.json"
+    bad_json.write_text("{not json")
+    return [
+        ["verify", str(tmp / "nope.json")],
+        ["verify", "--tol", "-1"],
+        ["verify", str(bad_json)],
+        ["run", "--data", str(empty)],
+        ["run", "--data", str(tmp / "missing")],
+        ["run", "--data", str(a_file)],
+        ["run", "--variance", "jackknife", "--out", str(tmp / "o1")],
+        ["run", "--year", "1999", "--out", str(tmp / "o2")],
+        ["run", "--year", "abc"],
+        ["run", "--out", str(foreign)],
+        ["run", "--out", str(foreign), "--force"],
+        ["run", "--out", str(a_file)],
+        ["run", "--variance", "bootstrap", "--replicates", "1", "--out", str(tmp / "o3")],
+        ["run", "--seed", "-1", "--out", str(tmp / "o4")],
+        ["note", "--out", str(empty)],
+        ["note", "--out", str(tmp / "missing")],
+        ["weight", "--data", str(empty)],
+        ["weight", "--year", "1999"],
+        ["estimate", "nope"],
+        ["estimate", "online_users", "--by", "planet"],
+        ["estimate", "online_users", "--data", str(empty)],
+        ["estimate", "online_users", "--year", "1999"],
+        ["estimate"],
+        ["synthesize", "--out", str(a_file), "--years", "2025"],
+        ["synthesize", "--out", str(tmp / "s"), "--years", "twenty"],
+        ["synthesize", "--out", str(tmp / "s"), "--years", "2025", "--seed", "-4"],
+        ["simulate", "--reps", "0", "--out", str(tmp / "sim")],
+        ["simulate", "--scenario", "nope", "--out", str(tmp / "sim")],
+        ["simulate", "--year", "1999", "--out", str(tmp / "sim")],
+        ["init", str(foreign)],
+        ["init", str(a_file)],
+        ["init", str(tmp / "new"), "--from-year", "1999"],
+        ["check", str(tmp / "missing")],
+        ["check", str(empty)],
+        ["check", str(a_file)],
+        ["nonsense-command"],
+    ]
+
+
+def test_no_traceback_on_any_bad_argument(tmp_path: Path) -> None:
+    cases = _bad_argument_cases(tmp_path)
+    before = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*"))
+    for args in cases:
+        result = runner.invoke(app, args)
+        assert result.exit_code != 0, (args, result.output)
+        assert result.exception is None or isinstance(result.exception, SystemExit), (
+            args, repr(result.exception))
+        assert "Traceback" not in result.output, args
+        assert "error" in result.output.lower() or "usage" in result.output.lower(), (
+            args, result.output)
+    after = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*"))
+    assert after == before  # nothing written, nothing deleted
+    assert (tmp_path / "foreign" / "mine.txt").read_text() == "not barometer's"
+
+
+def test_force_never_deletes_a_file_barometer_did_not_write(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    assert runner.invoke(app, ["init", str(data)]).exit_code == 0
+    out = tmp_path / "out"
+    first = runner.invoke(app, ["run", "--data", str(data), "--out", str(out)])
+    assert first.exit_code == 0, first.output
+    assert "barometer: loading and validating the 2025 edition" in first.output  # plain lines
+    assert "warning: 2025/admin_counts.csv" in first.output  # warnings on the console
+    (out / "my-notes.txt").write_text("mine")
+    (out / "opendata" / "my-extra.csv").write_text("mine too")
+    again = runner.invoke(app, ["run", "--data", str(data), "--out", str(out)])
+    assert again.exit_code == 1 and "already published" in again.output
+    forced = runner.invoke(app, ["run", "--data", str(data), "--out", str(out), "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert (out / "my-notes.txt").read_text() == "mine"
+    assert (out / "opendata" / "my-extra.csv").read_text() == "mine too"
+    assert (out / "run_record.json").is_file() and (out / "private").is_dir()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "out"]
+
+
+def test_run_into_an_empty_folder(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    assert runner.invoke(app, ["init", str(data)]).exit_code == 0
+    (tmp_path / "out").mkdir()
+    result = runner.invoke(app, ["run", "--data", str(data), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "out" / "opendata" / "estimates.csv").is_file()

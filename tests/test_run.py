@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from barometer.cli import app
-from barometer.run import RunConfig, RunResult, compute
+from barometer.run import RunConfig, RunResult, compute, write_private_weights
 from barometer.scoreboard.indicators import load_catalogue
 from barometer.scoreboard.load import load_truth
 
@@ -114,7 +114,8 @@ def test_cli_run_two_years_refuses_to_overwrite(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["2024", "2025"]
 
 
-def test_bootstrap_run_matches_linearisation_closely(result: RunResult) -> None:
+def test_bootstrap_run_matches_linearisation_closely(result: RunResult,
+                                                    tmp_path: Path) -> None:
     """The whole chain with re-calibrated bootstrap replicates (drivers included): same
     point estimates, SEs of the same size as linearisation's."""
     with pytest.warns(UserWarning, match=r"(\d+) of 60 replicates could not meet") as got:
@@ -144,3 +145,15 @@ def test_bootstrap_run_matches_linearisation_closely(result: RunResult) -> None:
     shown = drivers["status"] == "published"
     assert np.isfinite(drivers.loc[shown, "se"]).all()
     assert (drivers.loc[shown, "se"] / lin.loc[shown, "se"]).between(0.6, 1.6).all()
+    # auditors get the unit-level final and replicate weights, outside the open data
+    private = tmp_path / "private"
+    write_private_weights(boot, private)
+    for pop, wp in boot.weighted.items():
+        w = pd.read_csv(private / f"weights_{pop}.csv")
+        np.testing.assert_allclose(w["final_weight"], wp.design.weights, rtol=1e-9)
+        np.testing.assert_allclose(w["starting_weight"], wp.design.base_weights, rtol=1e-9)
+        reps = pd.read_parquet(private / f"replicate_weights_{pop}.parquet")
+        assert list(reps.columns) == ["id", *(f"r{j}" for j in range(1, 61))]
+        np.testing.assert_array_equal(reps.drop(columns="id").to_numpy(),
+                                      wp.design.replicates.weights)
+        assert reps["id"].is_unique and (reps["id"] == w["id"].astype(str)).all()

@@ -165,6 +165,8 @@ def _matches(p: Problem, d: Defect, file: str) -> bool:
 def _expected_file(d: Defect) -> str:
     if d.name == "margin category absent from data":
         return f"{YEAR}/margins_individuals.csv"
+    if d.name == "data category absent from margin":  # the rows are the survey file's
+        return f"{YEAR}/individuals.csv"
     return d.file
 
 

@@ -47,7 +47,8 @@ def test_non_positive_or_missing_weight_is_named(apistrat: pd.DataFrame, bad: fl
     df.loc[7, "pw"] = bad
     with pytest.raises(DesignError) as err:
         Design.from_frame(df, strata="stype", weights="pw", source="apistrat.csv")
-    assert "row 7" in str(err.value) and "pw" in str(err.value)
+    # index 7 is the 8th data row: rows are counted from 1, as in the file
+    assert "row 8 (1 = first data row)" in str(err.value) and "pw" in str(err.value)
 
 
 def test_missing_column_is_named(apistrat: pd.DataFrame) -> None:

@@ -25,6 +25,7 @@ import pandas as pd
 from barometer.publish.report import (
     POPULATION_LABELS,
     Charts,
+    _catalogue,
     admin_context,
     by_label,
     domain_label,
@@ -229,11 +230,12 @@ def _filter_text(cb: Codebook, item: Item) -> str:
     return f"units with `{f.name}` in {labels}"
 
 
-def _questionnaire(cb: Codebook, cat: Catalogue) -> list[dict[str, Any]]:
+def _questionnaire(cb: Codebook, cat: Catalogue, year: int | None = None
+                   ) -> list[dict[str, Any]]:
     out = []
     for pop in POPULATION_LABELS:
         items = []
-        for pos, it in enumerate(cb.items_for(pop), start=1):
+        for pos, it in enumerate(cb.items_for(pop, year), start=1):
             used = [i.id for i in cat.for_population(pop) if i.item == it.id]
             items.append({
                 "position": pos, "id": it.id, "fr": it.fr, "en": it.en, "group": it.group,
@@ -255,7 +257,7 @@ def _item_nonresponse(result: RunResult) -> str:
     rows = []
     for pop in POPULATION_LABELS:
         frame = getattr(result.edition, pop)
-        for it in cb.items_for(pop):
+        for it in cb.items_for(pop, result.year):
             code = pd.to_numeric(frame[it.id], errors="coerce")
             asked = code != miss["not_asked"]
             n = int(asked.sum())
@@ -463,10 +465,17 @@ def _p_text(p: float) -> str:
 
 def _hashes(record: dict[str, Any]) -> str:
     rows = [[f"`{k}`", f"`{v}`"] for k, v in record.get("input_hashes", {}).items()]
-    rows.append(["indicator catalogue `indicators.toml`",
-                 f"`{record['catalogue']['sha256']}`"])
-    rows.append(["weighting specification `weighting.toml`",
-                 f"`{record['weighting_sha256']}`"])
+    config = record.get("configuration")
+    if config:  # the configuration files actually used (the data folder's or the package's)
+        names = {"codebook": "codebook", "catalogue": "indicator catalogue",
+                 "weighting": "weighting specification"}
+        rows += [[f"{names.get(role, role)} `{c['file']}`", f"`{c['sha256']}`"]
+                 for role, c in config.items()]
+    else:  # a run record older than the configuration entry
+        rows.append(["indicator catalogue `indicators.toml`",
+                     f"`{record['catalogue']['sha256']}`"])
+        rows.append(["weighting specification `weighting.toml`",
+                     f"`{record['weighting_sha256']}`"])
     return md_table(["Input", "SHA-256"], rows)
 
 
@@ -497,9 +506,7 @@ def _survey_description(result: RunResult) -> tuple[bool, str]:
 def build_context(result: RunResult, folder: Path, charts: Charts | None = None
                   ) -> dict[str, Any]:
     """Everything the note and the report print, computed from the run."""
-    from barometer.scoreboard.indicators import load_catalogue
-
-    cat = load_catalogue()
+    cat = _catalogue(result)
     tables = result.tables()
     est = tables["estimates"]
     cb = result.edition.codebook
@@ -517,7 +524,7 @@ def build_context(result: RunResult, folder: Path, charts: Charts | None = None
         "python": record.get("python", ""),
         "libraries": ", ".join(f"{k} {v}" for k, v in record.get("libraries", {}).items()),
         "data_dir": record.get("data_dir", ""),
-        "populations": pops, "questionnaire": _questionnaire(cb, cat),
+        "populations": pops, "questionnaire": _questionnaire(cb, cat, result.year),
         "codebook_title": cb.title, "codebook_version": cb.version,
         "missing_codes": _missing_codes(cb),
         "headline_table": _headline_table(est, cat),

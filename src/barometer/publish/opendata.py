@@ -3,7 +3,9 @@
 Everything of an edition is written into a temporary folder beside the target, the data
 package is validated with the ``frictionless`` library, and only then is the folder renamed
 into place: a reader never sees half an edition. An existing edition is never replaced
-unless ``force=True`` (then the old folder is swapped out and removed after the rename).
+unless ``force=True`` (then the old folder is swapped out and removed after the rename;
+files barometer did not write there are carried over, never deleted). A non-empty folder
+that is not an edition is never used.
 
 Open data hold no microdata, and no number of a cell that the publication rules suppress:
 such a row keeps its keys, its unweighted n, its status and the rule, with empty numbers.
@@ -217,30 +219,86 @@ def validate_package(path: Path) -> None:
                            value=errors[:5], hint="this is a bug: report it")
 
 
+MANIFEST = "barometer-files.txt"
+"""The list of files an edition's publication wrote (relative paths, one per line)."""
+
+KNOWN_ENTRIES = ("opendata", "figures", "private", "run_record.json",
+                 "methodology-note.md", "methodology-note.html", "scoreboard.html")
+"""Top-level entries an edition written without a manifest may hold (older editions)."""
+
+
+def is_edition(folder: Path) -> bool:
+    """True if ``folder`` holds an edition published by barometer (its manifest of
+    written files, or, for an edition older than the manifest, its run record)."""
+    return (Path(folder) / MANIFEST).is_file() or (Path(folder) / "run_record.json").is_file()
+
+
+def _written_by_barometer(folder: Path) -> set[str]:
+    """Relative paths of the files barometer wrote into an edition folder."""
+    manifest = folder / MANIFEST
+    if manifest.is_file():
+        return {line for line in manifest.read_text(encoding="utf-8").splitlines() if line}
+    return {p.relative_to(folder).as_posix() for p in folder.rglob("*")
+            if p.is_file() and p.relative_to(folder).parts[0] in KNOWN_ENTRIES}
+
+
+def check_target(out: Path, *, force: bool = False) -> None:
+    """Refuse an output folder that cannot take an edition: a file; a non-empty folder
+    that is not a barometer edition (even with ``force``); an edition without ``force``.
+    """
+    out = Path(out)
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise PublishError("the output path is a file, not a folder", where=str(out),
+                           hint="choose a folder for --out")
+    if not any(out.iterdir()):
+        return
+    if not is_edition(out):
+        raise PublishError(
+            "the output folder is not empty and holds no barometer edition (no "
+            "run_record.json); nothing was changed", where=str(out),
+            hint="choose an empty or new folder for --out; --force replaces only an "
+            "edition published by barometer")
+    if not force:
+        raise PublishError("this edition is already published; nothing was changed",
+                           where=str(out),
+                           hint="use --force to replace it, or choose another --out folder")
+
+
 def publish_atomically(out: Path, writers: list[Callable[[Path], None]], *,
                        force: bool = False) -> Path:
     """Run ``writers`` into a temporary folder, then rename it to ``out``.
 
-    Refuses to replace an existing ``out`` unless ``force``; on any error nothing is left.
+    Refuses what :func:`check_target` refuses; on any error nothing is left. Replacing an
+    edition (``force``) removes only the files barometer wrote there (its manifest): any
+    other file of the folder is carried over into the new edition, untouched.
     """
     out = Path(out).resolve()
-    if out.exists() and not force:
-        raise PublishError(
-            "this edition is already published", where=str(out),
-            hint="use --force to replace it, or choose another --out folder",
-        )
+    check_target(out, force=force)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
         for write in writers:
             write(tmp)
-        if out.exists():
+        written = sorted(p.relative_to(tmp).as_posix() for p in tmp.rglob("*")
+                         if p.is_file())
+        (tmp / MANIFEST).write_text("\n".join(written) + "\n", encoding="utf-8")
+        if out.exists() and any(out.iterdir()):
+            ours = _written_by_barometer(out) | {MANIFEST}
+            for p in sorted(out.rglob("*")):
+                rel = p.relative_to(out).as_posix()
+                if p.is_file() and rel not in ours and not (tmp / rel).exists():
+                    (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(p, tmp / rel)
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
             old.rmdir()
             out.rename(old)
             tmp.rename(out)
             shutil.rmtree(old, ignore_errors=True)
         else:
+            if out.exists():
+                out.rmdir()  # an empty folder: no file is removed
             tmp.rename(out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -230,7 +230,9 @@ def _revisions_table(revs: pd.DataFrame) -> str:
 
 
 def _warning_text(w: object) -> str:
-    parts = [f"`{getattr(w, 'file', '')}`", str(getattr(w, "problem", w))]
+    column = getattr(w, "column", "")
+    parts = [f"`{getattr(w, 'file', '')}`" + (f" column `{column}`" if column else ""),
+             str(getattr(w, "problem", w))]
     value = getattr(w, "value", None)
     if value not in (None, ""):
         parts.append(f"(`{value}`)")
@@ -329,7 +331,7 @@ def _interval_rows(ax: Axes, frame: pd.DataFrame, labels: Sequence[str], scale: 
 
 
 def _headline(tables: dict[str, pd.DataFrame], result: RunResult, folder: Path) -> Chart:
-    cat = _catalogue()
+    cat = _catalogue(result)
     est = tables["estimates"]
     heads = [i for i in cat.indicators if i.headline and i.kind == "share"]
     pops = [p for p in ("individuals", "companies") if any(i.population == p for i in heads)]
@@ -376,7 +378,7 @@ def _domains(tables: dict[str, pd.DataFrame], result: RunResult, folder: Path
              ) -> list[Chart]:
     """Indicators by domain: per population, charts of up to four indicators side by side
     sharing the domain labels (one chart per indicator would take seconds more to draw)."""
-    cat = _catalogue()
+    cat = _catalogue(result)
     cb = result.edition.codebook
     est = tables["estimates"]
     charts = []
@@ -453,7 +455,7 @@ def _wrap(text: str, width: int) -> str:
 
 
 def _trends(tables: dict[str, pd.DataFrame], result: RunResult, folder: Path) -> Chart:
-    cat = _catalogue()
+    cat = _catalogue(result)
     series = tables["series"]
     heads = [i for i in cat.indicators if i.headline]
     ncol = 3
@@ -592,10 +594,25 @@ def _weights(result: RunResult, folder: Path) -> Chart:
                  "the g-weights, per population.")
 
 
-def _catalogue() -> Any:
-    from barometer.scoreboard.indicators import load_catalogue
+def _catalogue(result: RunResult) -> Any:
+    """The catalogue the run used (the data folder's own, or the package's), restricted
+    to the indicators estimated this year (an indicator whose item was not asked in the
+    edition's year has no estimate, and is left out of the note and the report)."""
+    import dataclasses
 
-    return load_catalogue()
+    config = getattr(result.edition, "config", None)
+    if config is not None:
+        cat = config.catalogue
+    else:
+        from barometer.scoreboard.indicators import load_catalogue
+
+        cat = load_catalogue()
+    done = set(result.estimates["indicator"])
+    if all(i.id in done for i in cat.indicators):
+        return cat
+    return dataclasses.replace(
+        cat, indicators=tuple(i for i in cat.indicators if i.id in done),
+        drivers=tuple(d for d in cat.drivers if d.indicator in done))
 
 
 @dataclass(frozen=True)
@@ -635,7 +652,7 @@ def write_scoreboard(result: RunResult, folder: Path, charts: Charts,
     """Write ``scoreboard.html`` (charts by relative path, tables from the note's context)."""
     est = result.tables()["estimates"]
     headline = []
-    for ind in (i for i in _catalogue().indicators if i.headline):
+    for ind in (i for i in _catalogue(result).indicators if i.headline):
         r, k = _overall(est, ind.id), ind.kind
         shown = r["status"] not in ("suppressed", "undefined")
         headline.append({

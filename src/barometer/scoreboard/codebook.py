@@ -5,7 +5,8 @@ One place defines every survey column: identifiers, calibration and domain varia
 codes, French wording as asked and English translation, filter, multi-response group).
 Loaders validate against it; tables, open data and the methodology note take their labels
 from it. The missing codes are shared by every item: 97 not asked (outside the item's
-filter), 98 don't know, 99 refused.
+filter), 98 don't know, 99 refused. An item may carry ``first_year`` and ``last_year``:
+it is in the questionnaire (and required in the survey files) only in those years.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from barometer.scoreboard.problems import InputError, Problem
 
 POPULATIONS: tuple[str, ...] = ("individuals", "companies")
 """The two surveyed populations."""
@@ -88,6 +91,23 @@ class Item:
     options: tuple[Option, ...]
     filter: Filter | None = None
     group: str | None = None
+    first_year: int | None = None
+    last_year: int | None = None
+
+    def asked_in(self, year: int | None) -> bool:
+        """True if the item is in the questionnaire of ``year`` (any year if None)."""
+        return year is None or ((self.first_year is None or self.first_year <= year)
+                                and (self.last_year is None or year <= self.last_year))
+
+    def years_text(self) -> str:
+        """The years the item is asked, as text (``2025 on``, ``2014 to 2019``)."""
+        if self.first_year is None and self.last_year is None:
+            return "every year"
+        if self.last_year is None:
+            return f"{self.first_year} on"
+        if self.first_year is None:
+            return f"up to {self.last_year}"
+        return f"{self.first_year} to {self.last_year}"
 
     @property
     def codes(self) -> tuple[int, ...]:
@@ -115,9 +135,10 @@ class Codebook:
         """The non-item variables of a population, in codebook order."""
         return tuple(v for v in self.variables if population in v.populations)
 
-    def items_for(self, population: str) -> tuple[Item, ...]:
-        """The questionnaire items of a population, in questionnaire order."""
-        return tuple(i for i in self.items if i.population == population)
+    def items_for(self, population: str, year: int | None = None) -> tuple[Item, ...]:
+        """The questionnaire items of a population, in questionnaire order (those asked
+        in ``year`` if given)."""
+        return tuple(i for i in self.items if i.population == population and i.asked_in(year))
 
     def variable(self, name: str) -> Variable:
         """The variable called ``name`` (KeyError if there is none)."""
@@ -133,10 +154,11 @@ class Codebook:
                 return i
         raise KeyError(f"no item {item_id!r} for {population} in the codebook")
 
-    def columns(self, population: str) -> list[str]:
-        """Every column a survey file of ``population`` must have, in codebook order."""
+    def columns(self, population: str, year: int | None = None) -> list[str]:
+        """Every column a survey file of ``population`` must have (in ``year``: only the
+        items asked that year), in codebook order."""
         return [v.name for v in self.variables_for(population)] + [
-            i.id for i in self.items_for(population)
+            i.id for i in self.items_for(population, year)
         ]
 
     def id_column(self, population: str) -> str:
@@ -247,10 +269,30 @@ def parse_codebook(data: dict[str, object], path: str = "") -> Codebook:
             flt = Filter(source=source, name=filt[source], codes=tuple(filt["codes"]))
         if raw["scale"] not in scales:
             raise ValueError(f"codebook item {raw['id']!r}: unknown scale {raw['scale']!r}")
+        first, last = raw.get("first_year"), raw.get("last_year")
+        for key, v in (("first_year", first), ("last_year", last)):
+            if v is not None and not isinstance(v, int):
+                raise ValueError(f"codebook item {raw['id']!r}: {key} must be a year "
+                                 f"(an integer), not {v!r}")
+        if first is not None and last is not None and last < first:
+            raise ValueError(f"codebook item {raw['id']!r}: last_year {last} is before "
+                             f"first_year {first}")
         items.append(Item(
             id=raw["id"], population=raw["population"], scale=raw["scale"], fr=raw["fr"],
             en=raw["en"], options=scales[raw["scale"]], filter=flt, group=raw.get("group"),
+            first_year=first, last_year=last,
         ))
+    for pop in POPULATIONS:
+        cols = [v.name for v in variables if pop in v.populations] + [
+            i.id for i in items if i.population == pop]
+        dup = sorted({c for c in cols if cols.count(c) > 1})
+        if dup:
+            raise ValueError(f"{pop}: column {dup[0]!r} defined twice (each variable name "
+                             "and item id must be unique within a population)")
+    for it in items:
+        if it.population not in POPULATIONS:
+            raise ValueError(f"codebook item {it.id!r}: unknown population "
+                             f"{it.population!r} (use {' or '.join(POPULATIONS)})")
     return Codebook(title=str(meta.get("title", "")), version=int(meta.get("version", 1)),
                     missing=missing, variables=tuple(variables), items=tuple(items), path=path)
 
@@ -260,9 +302,25 @@ def default_codebook_path() -> Path:
     return Path(str(resources.files("barometer") / "data" / "codebook.toml"))
 
 
-def load_codebook(path: Path | None = None) -> Codebook:
-    """Read a codebook TOML file (default: the one shipped in ``barometer/data``)."""
+def load_codebook(path: Path | None = None, *, name: str | None = None) -> Codebook:
+    """Read a codebook TOML file (default: the one shipped in ``barometer/data``).
+
+    A file that is not valid TOML, lacks a required key or has a wrong value raises
+    :class:`~barometer.scoreboard.problems.InputError` naming the file (as ``name``) and
+    what is wrong, never a parser traceback.
+    """
     p = Path(path) if path is not None else default_codebook_path()
-    with p.open("rb") as fh:
-        data = tomllib.load(fh)
-    return parse_codebook(data, path=str(p))
+    file = name or str(p)
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+        return parse_codebook(data, path=str(p))
+    except tomllib.TOMLDecodeError as exc:
+        problem, hint = f"not valid TOML: {exc}", "fix the syntax at that line"
+    except UnicodeDecodeError as exc:
+        problem, hint = f"not UTF-8 text (byte {exc.start})", "save the file as UTF-8"
+    except KeyError as exc:
+        problem = f"missing key {exc.args[0]!r}"
+        hint = "every item needs id, population, scale, fr, en; see docs/data-folder.md"
+    except (ValueError, TypeError, AttributeError) as exc:
+        problem, hint = f"invalid codebook: {exc}", "see docs/data-folder.md"
+    raise InputError([Problem(file, "", problem, hint)], context=f" ({file})")

@@ -41,7 +41,7 @@ from barometer.scoreboard.rules import publication_status
 from barometer.survey.calibrate import calibrate
 from barometer.survey.ci import t_quantile
 from barometer.survey.design import Design
-from barometer.survey.errors import CalibrationError
+from barometer.survey.errors import CalibrationError, EstimationError
 from barometer.survey.estimate import estimate
 from barometer.survey.regression import regress
 from barometer.survey.replicate import with_replicates
@@ -158,6 +158,12 @@ def collapse_categories(frame: pd.DataFrame, margins: dict[str, dict[str, float]
 def _one_indicator(design: Design, ind: Indicator, domains: tuple[str, ...],
                    rules: PublicationRules) -> pd.DataFrame:
     value = ind.variable(design.data)
+    if not np.isfinite(value).any():
+        raise EstimationError(
+            f"indicator {ind.id!r}: no valid answer to item {ind.item!r}",
+            where=f"{ind.population} survey", value=ind.item,
+            hint="if the item was not asked that year, give it first_year / last_year in "
+            "the codebook instead of filling the column with 97, 98 or 99")
     data = {"_y": value}
     stat = "mean"
     x = None
@@ -174,8 +180,12 @@ def _one_indicator(design: Design, ind: Indicator, domains: tuple[str, ...],
             res = estimate(d, "proportion", "_y", level=1.0, by=by, ci=ci,
                            ci_level=rules.ci_level, df=rules.df)
         else:
-            res = estimate(d, stat, "_y", x=x, by=by, ci="wald", ci_level=rules.ci_level,
-                           df=rules.df)
+            with warnings.catch_warnings():
+                # a domain with no employees among the answers is an undefined (0/0) cell:
+                # the publication gate marks it, so the library's warning is not repeated
+                warnings.filterwarnings("ignore", message="ratio _y/_x", category=UserWarning)
+                res = estimate(d, stat, "_y", x=x, by=by, ci="wald",
+                               ci_level=rules.ci_level, df=rules.df)
         frames.append(res.to_frame().assign(by=by or "all",
                                             domain=lambda t, b=by: t["domain"] if b
                                             else "all"))
@@ -278,13 +288,21 @@ def _share_cells(out: pd.DataFrame, design: Design, value: np.ndarray, ratio: bo
 
 def estimate_indicators(weighted: Mapping[str, WeightedPopulation], catalogue: Catalogue
                         ) -> pd.DataFrame:
-    """Every catalogue indicator x domain for the weighted populations (one row each)."""
+    """Every catalogue indicator x domain for the weighted populations (one row each).
+
+    An indicator whose item is not in the edition's questionnaire (the codebook's
+    ``first_year``/``last_year``: the item is absent from the validated data) has no row
+    that year: a series starts in the first year its item exists.
+    """
     frames = []
     for pop, wp in weighted.items():
         domains = tuple(v for v in catalogue.domains.get(pop, ())
                         if v in wp.design.data.columns)
         for ind in catalogue.for_population(pop):
-            frames.append(_one_indicator(wp.design, ind, domains, catalogue.rules))
+            if ind.item in wp.design.data.columns:
+                frames.append(_one_indicator(wp.design, ind, domains, catalogue.rules))
+    if not frames:
+        return pd.DataFrame(columns=ESTIMATE_COLUMNS)
     return pd.concat(frames, ignore_index=True)
 
 
@@ -337,7 +355,9 @@ def estimate_drivers(weighted: Mapping[str, WeightedPopulation], catalogue: Cata
     frames = [_one_driver(weighted[ind.population].design, drv, ind, catalogue.rules,
                           codebook)
               for drv in catalogue.drivers
-              for ind in [catalogue.get(drv.indicator)] if ind.population in weighted]
+              for ind in [catalogue.get(drv.indicator)]
+              if ind.population in weighted
+              and ind.item in weighted[ind.population].design.data.columns]
     if not frames:
         return pd.DataFrame(columns=DRIVER_COLUMNS)
     return pd.concat(frames, ignore_index=True)

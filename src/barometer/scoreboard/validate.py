@@ -29,11 +29,14 @@ __all__ = [
     "AGE_BOUNDS",
     "CHANNELS",
     "MARGIN_COLUMNS",
+    "MAX_NUMBER",
     "SERVICE_COLUMNS",
+    "SERVICE_OPTIONAL",
     "SIZE_BOUNDS",
     "InputError",
     "Problem",
     "Problems",
+    "in_scope",
     "validate_admin",
     "validate_margins",
     "validate_services",
@@ -51,7 +54,10 @@ ADMIN_COLUMNS: tuple[str, ...] = (
 SERVICE_COLUMNS: tuple[str, ...] = (
     "service_id", "label_fr", "label_en", "ministry", "audience", "target_2016",
     "survey_item", "first_year")
-"""Columns of the service catalogue ``services.csv``."""
+"""Required columns of the service catalogue ``services.csv``."""
+
+SERVICE_OPTIONAL: tuple[str, ...] = ("last_year",)
+"""Optional columns of ``services.csv`` (``last_year`` blank or absent: still running)."""
 
 MARGIN_COLUMNS: dict[str, tuple[str, ...]] = {
     "individuals": ("margin", "category", "count", "source", "reference_date"),
@@ -72,6 +78,10 @@ SIZE_BOUNDS: dict[str, tuple[int, int]] = {
     "250+": (250, 500_000)}
 """Employees allowed in each size band."""
 
+MAX_NUMBER = 1e12
+"""Largest magnitude accepted for any number of an input file (a weight, a count, a
+population total): larger or non-finite values are refused at validation."""
+
 
 def _blank(s: pd.Series) -> np.ndarray:
     """True where a text cell is empty or only spaces."""
@@ -91,32 +101,55 @@ def _require(raw: pd.DataFrame, columns: list[str] | tuple[str, ...], file: str,
     return present
 
 
+def _parse_numbers(text: pd.Series) -> pd.Series:
+    """Text to float64 (NaN where not a number), never raising: ``inf``, ``nan`` and
+    20-digit numbers are parsed as floats, for the checks to refuse them."""
+    return pd.to_numeric(text, errors="coerce").astype(float)
+
+
+def _too_big(num: pd.Series) -> np.ndarray:
+    """True where a parsed number is infinite or larger in magnitude than MAX_NUMBER."""
+    x = num.to_numpy(dtype=float)
+    with np.errstate(invalid="ignore"):
+        return ~np.isnan(x) & ~(np.abs(x) <= MAX_NUMBER)
+
+
 def _integers(raw: pd.Series, file: str, column: str, problems: Problems,
               *, allow_blank: bool = False) -> pd.Series:
-    """Parse integers; report blanks and non-integers. Bad cells become NA (Int64)."""
+    """Parse integers; report blanks, non-integers and numbers too large to be real
+    (above MAX_NUMBER or infinite). Bad cells become NA (Int64)."""
     text = raw.astype(str).str.strip()
-    num = pd.to_numeric(text, errors="coerce")
+    num = _parse_numbers(text)
     blank = (text == "").to_numpy()
     if not allow_blank:
         problems.add_mask(file, column, raw, blank, "blank cell",
                           "fill the cell with a valid code or value")
-    frac = num.notna().to_numpy() & ((num.fillna(0) % 1) != 0).to_numpy()
+    huge = _too_big(num)
+    problems.add_mask(file, column, raw, huge,
+                      f"number too large or not finite (limit {MAX_NUMBER:.0e})",
+                      "check the value: a data-entry or export error?")
+    with np.errstate(invalid="ignore"):
+        frac = (num.notna().to_numpy() & ~huge & ((num.fillna(0) % 1) != 0).to_numpy())
     bad = (~blank & num.isna().to_numpy()) | frac
     problems.add_mask(file, column, raw, bad, "wrong type: not an integer",
                       "write a whole number (no text, no decimals)")
-    num = num.where(~pd.Series(bad, index=num.index))
+    num = num.where(~pd.Series(bad | huge, index=num.index))
     return num.round().astype("Int64")
 
 
 def _numbers(raw: pd.Series, file: str, column: str, problems: Problems) -> pd.Series:
     """Parse real numbers; report blanks and text."""
     text = raw.astype(str).str.strip()
-    num = pd.to_numeric(text, errors="coerce")
+    num = _parse_numbers(text)
     blank = (text == "").to_numpy()
     problems.add_mask(file, column, raw, blank, "blank cell", "fill the cell with a number")
     problems.add_mask(file, column, raw, ~blank & num.isna().to_numpy(),
                       "wrong type: not a number", "write a number with a decimal point")
-    return num.astype(float)
+    huge = _too_big(num)
+    problems.add_mask(file, column, raw, huge,
+                      f"number too large or not finite (limit {MAX_NUMBER:.0e})",
+                      "check the value: a data-entry or export error?")
+    return num.where(~pd.Series(huge, index=num.index))
 
 
 def _dates(raw: pd.Series, file: str, column: str, problems: Problems,
@@ -155,15 +188,28 @@ def validate_survey(raw: pd.DataFrame, codebook: Codebook, population: str, file
                     year: int, problems: Problems) -> pd.DataFrame:
     """Validate a raw survey frame of ``population`` and return it typed.
 
-    Columns are those of the codebook (extra columns are kept, with a warning). Dates must
-    fall between 1 January of ``year`` and 31 March of the next year (fieldwork).
+    Columns are those of the codebook in ``year`` (items asked that year: ``first_year``
+    <= year <= ``last_year``). Extra columns are kept, with a warning; a column of an item
+    not asked in ``year`` is dropped, with a warning. Dates must fall between 1 January
+    of ``year`` and 31 March of the next year (fieldwork).
     """
     out: dict[str, pd.Series] = {}
     variables = codebook.variables_for(population)
-    items = codebook.items_for(population)
-    present = set(_require(raw, codebook.columns(population), file, problems,
-                           f"required in the {population} survey"))
-    for extra in [c for c in raw.columns if c not in codebook.columns(population)]:
+    items = codebook.items_for(population, year)
+    expected = codebook.columns(population, year)
+    if raw.empty:
+        problems.add(file, "", "no data row", "send the file with its data rows")
+        return pd.DataFrame(columns=expected)
+    present = set(_require(raw, expected, file, problems,
+                           f"required in the {population} survey of {year}"))
+    other_years = {i.id: i for i in codebook.items_for(population)}
+    for extra in [c for c in raw.columns if c not in expected]:
+        if extra in other_years:
+            it = other_years[extra]
+            problems.add(file, extra, f"item not asked in {year} (asked {it.years_text()}); "
+                         "column ignored", "remove the column, or widen the item's "
+                         "first_year/last_year in the codebook", severity="warning")
+            continue
         problems.add(file, extra, "column not in the codebook (kept, not used)",
                      "remove it or add it to the codebook", severity="warning")
         out[extra] = raw[extra]
@@ -212,12 +258,12 @@ def validate_survey(raw: pd.DataFrame, codebook: Codebook, population: str, file
                           f"use one of {', '.join(str(c) for c in valid)}")
         out[item.id] = num
     typed = pd.DataFrame(out, index=raw.index)
-    _check_consistency(typed, raw, codebook, population, file, problems)
-    return _finalise(typed, codebook, population)
+    _check_consistency(typed, raw, codebook, population, file, year, problems)
+    return _finalise(typed, codebook, population, year)
 
 
 def _check_consistency(typed: pd.DataFrame, raw: pd.DataFrame, codebook: Codebook,
-                       population: str, file: str, problems: Problems) -> None:
+                       population: str, file: str, year: int, problems: Problems) -> None:
     """Cross-column checks: age vs band, employees vs size band, item filters."""
     pairs = (("age", "age_band", AGE_BOUNDS), ("employees", "size_band", SIZE_BOUNDS))
     for num_col, band_col, bounds in pairs:
@@ -232,7 +278,7 @@ def _check_consistency(typed: pd.DataFrame, raw: pd.DataFrame, codebook: Codeboo
                               f"inconsistent with {band_col}",
                               f"{num_col} must fall within the {band_col} of the same row")
     not_asked = codebook.missing_codes["not_asked"]
-    for item in codebook.items_for(population):
+    for item in codebook.items_for(population, year):
         f = item.filter
         if f is None or item.id not in typed:
             continue
@@ -254,10 +300,12 @@ def _check_consistency(typed: pd.DataFrame, raw: pd.DataFrame, codebook: Codeboo
                           "code the answer, or 98 (don't know) / 99 (refused)")
 
 
-def _finalise(typed: pd.DataFrame, codebook: Codebook, population: str) -> pd.DataFrame:
+def _finalise(typed: pd.DataFrame, codebook: Codebook, population: str, year: int
+              ) -> pd.DataFrame:
     """Put codebook columns first and use plain numpy dtypes where no value is missing."""
-    cols = [c for c in codebook.columns(population) if c in typed] + [
-        c for c in typed.columns if c not in codebook.columns(population)]
+    expected = codebook.columns(population, year)
+    cols = [c for c in expected if c in typed] + [c for c in typed.columns
+                                                  if c not in expected]
     typed = typed[cols].copy()
     for c in typed.columns:
         if str(typed[c].dtype) == "Int64" and not typed[c].isna().any():
@@ -378,22 +426,44 @@ def _check_one_margin(typed: pd.DataFrame, raw: pd.DataFrame, rows: np.ndarray, 
                       "collapse this category with a neighbour in the margins and data")
     for value in sorted(in_data - in_margin):
         where = np.flatnonzero((observed == value).to_numpy()) + 1
-        problems.add(file, name, f"category present in {data_file} but absent from "
-                     f"margin {name!r}", "add the category to the margins or recode the data",
+        problems.add(data_file, name, f"category absent from margin {name!r} of {file}",
+                     "add the category to the margins or recode the data",
                      rows=where, value=value)
+
+
+def in_scope(services: pd.DataFrame, year: int) -> np.ndarray:
+    """Services of the catalogue in scope for ``year``: ``first_year <= year`` and, when
+    ``last_year`` is given, ``year <= last_year``."""
+    first = pd.to_numeric(services.get("first_year"), errors="coerce")
+    ok = (first.fillna(9999) <= year).to_numpy(dtype=bool)
+    if "last_year" in services:
+        last = pd.to_numeric(services["last_year"], errors="coerce")
+        ok &= (last.isna() | (last >= year)).to_numpy(dtype=bool)
+    return ok
 
 
 def validate_services(raw: pd.DataFrame, codebook: Codebook, file: str,
                       problems: Problems) -> pd.DataFrame:
     """Validate the service catalogue and return it typed (``target_2016`` float,
-    ``first_year`` int, ``survey_item`` blank when no survey item is linked)."""
+    ``first_year`` int, ``last_year`` Int64 (NA: still running; the column is optional),
+    ``survey_item`` blank when no survey item is linked).
+
+    Every descriptive column must be filled (a service without a ministry would be
+    published under a blank heading)."""
     present = set(_require(raw, SERVICE_COLUMNS, file, problems, "service catalogue"))
     if "service_id" not in present:
         return pd.DataFrame(columns=list(SERVICE_COLUMNS))
-    out = raw[[c for c in SERVICE_COLUMNS if c in present]].copy()
+    optional = [c for c in SERVICE_OPTIONAL if c in raw.columns]
+    out = raw[[c for c in SERVICE_COLUMNS if c in present] + optional].copy()
     sid = out["service_id"].astype(str).str.strip()
-    problems.add_mask(file, "service_id", raw["service_id"], sid.duplicated().to_numpy(),
+    problems.add_mask(file, "service_id", raw["service_id"],
+                      (sid.duplicated() & (sid != "")).to_numpy(),
                       "duplicated service", "keep one row per service")
+    for c in ("service_id", "label_fr", "label_en", "ministry"):
+        if c in present:
+            problems.add_mask(file, c, raw[c], _blank(raw[c]), "blank cell",
+                              "fill every service's identifier, labels and ministry")
+            out[c] = raw[c].astype(str).str.strip()
     if "audience" in present:
         bad = ~out["audience"].isin(["individuals", "companies"]).to_numpy()
         problems.add_mask(file, "audience", raw["audience"], bad, "unknown audience",
@@ -406,6 +476,18 @@ def validate_services(raw: pd.DataFrame, codebook: Codebook, file: str,
         out["target_2016"] = t
     if "first_year" in present:
         out["first_year"] = _integers(raw["first_year"], file, "first_year", problems)
+    if "last_year" in raw.columns:
+        last = _integers(raw["last_year"], file, "last_year", problems, allow_blank=True)
+        if "first_year" in present:
+            before = (last.notna() & out["first_year"].notna()
+                      & (last < out["first_year"])).to_numpy(dtype=bool, na_value=False)
+            problems.add_mask(file, "last_year", raw["last_year"], before,
+                              "last_year before first_year",
+                              "leave last_year blank for a running service, or give the "
+                              "last year it has administrative counts")
+        out["last_year"] = last
+    else:
+        out["last_year"] = pd.Series(pd.NA, index=out.index, dtype="Int64")
     if {"survey_item", "audience"} <= present:
         for i in np.flatnonzero(_blank(raw["survey_item"]) == 0):
             item, aud = str(out["survey_item"].iloc[i]), str(out["audience"].iloc[i])
@@ -418,29 +500,40 @@ def validate_services(raw: pd.DataFrame, codebook: Codebook, file: str,
     return out.reset_index(drop=True)
 
 
-def validate_admin(raw: pd.DataFrame, services: pd.DataFrame, year: int, file: str,
+def validate_admin(raw: pd.DataFrame, services: pd.DataFrame | None, year: int, file: str,
                    problems: Problems) -> pd.DataFrame:
     """Validate administrative counts (one row per service × year × channel), typed.
 
-    Services of the catalogue in scope for ``year`` (``first_year <= year``) with no row
-    are reported as warnings (a late supplier), not errors.
+    Services of the catalogue in scope for ``year`` (see :func:`in_scope`) with no row
+    are reported as warnings (a late supplier), not errors; a service out of scope (not
+    yet started, or ended) has no row to give. ``services=None`` means the catalogue could
+    not be read (its problem is reported already): service ids are then not checked.
     """
     present = set(_require(raw, ADMIN_COLUMNS, file, problems, "administrative counts"))
     out = raw[[c for c in ADMIN_COLUMNS if c in present]].copy()
+    for c in ("service_id", "channel"):
+        if c in present:
+            out[c] = raw[c].astype(str).str.strip()
     for c in ("supplier", "counting_unit", "online_definition", "coverage"):
         if c in present:
             problems.add_mask(file, c, raw[c], _blank(raw[c]), "blank cell",
                               "state the supplier, counting unit, what counts as online "
                               "and the coverage for every count")
-    known = set(services["service_id"]) if "service_id" in services else set()
-    if "service_id" in present:
-        problems.add_mask(file, "service_id", raw["service_id"],
-                          ~raw["service_id"].isin(known).to_numpy(),
+    if services is not None and "service_id" in present and "service_id" in services:
+        known = set(services["service_id"])
+        sid = raw["service_id"].astype(str).str.strip()
+        problems.add_mask(file, "service_id", raw["service_id"], ~sid.isin(known).to_numpy(),
                           "unknown service (not in the catalogue)",
                           "use a service_id of services.csv or add it to the catalogue")
+        scope = set(services.loc[in_scope(services, year), "service_id"])
+        out_of_scope = sid.isin(known).to_numpy() & ~sid.isin(scope).to_numpy()
+        problems.add_mask(file, "service_id", raw["service_id"], out_of_scope,
+                          f"service not in scope in {year} (see its first_year and "
+                          "last_year in services.csv)",
+                          "remove the rows, or change first_year/last_year in services.csv")
     if "channel" in present:
         problems.add_mask(file, "channel", raw["channel"],
-                          ~raw["channel"].isin(CHANNELS).to_numpy(), "unknown channel",
+                          ~out["channel"].isin(CHANNELS).to_numpy(), "unknown channel",
                           f"use one of {', '.join(CHANNELS)}")
     if "year" in present:
         yr = _integers(raw["year"], file, "year", problems)
@@ -465,14 +558,16 @@ def validate_admin(raw: pd.DataFrame, services: pd.DataFrame, year: int, file: s
     # a year's counts may come in several vintages (date_received): one row per vintage
     key = [c for c in ("service_id", "year", "channel", "date_received") if c in present]
     if len(key) >= 3 and "date_received" not in key[:3]:
-        dup = raw.duplicated(key).to_numpy()
+        cols = ["service_id", "channel"] + (["date_received"] if len(key) == 4 else [])
+        dup = out[cols].assign(year=raw["year"]).duplicated().to_numpy()
         problems.add_mask(file, "service_id", raw["service_id"], dup,
                           "duplicated service × year × channel row (same date received)",
                           "keep one count per service, year, channel and vintage "
                           "(date_received)")
-    if {"service_id", "first_year"} <= set(services.columns) and "service_id" in present:
-        scope = services.loc[services["first_year"].fillna(9999) <= year, "service_id"]
-        for sid in scope[~scope.isin(set(raw["service_id"]))]:
+    if services is not None and {"service_id", "first_year"} <= set(services.columns) \
+            and "service_id" in present:
+        scope = services.loc[in_scope(services, year), "service_id"]
+        for sid in scope[~scope.isin(set(out["service_id"]))]:
             problems.add(file, "service_id", f"no administrative count for {year}",
                          "chase the supplier; the service is left out of this edition's "
                          "table and listed in the methodology note", value=sid,

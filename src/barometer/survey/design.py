@@ -239,7 +239,7 @@ class Design:
                 row = int(np.flatnonzero(data[col].isna().to_numpy())[0])
                 raise DesignError(
                     f"design column {col!r} has missing values",
-                    where=f"{source}, row {row}, column {col}",
+                    where=f"{source}, row {row + 1} (1 = first data row), column {col}",
                     value=None,
                     hint="design variables (ids, strata, weights, fpc) must be complete",
                 )
@@ -695,7 +695,8 @@ def _popsize(col: pd.Series, strata: np.ndarray, n_sampled: np.ndarray, name: st
         row = int(np.flatnonzero(popsize < n_sampled - 1e-9)[0])
         raise DesignError(
             "fpc population size is smaller than the number of sampled units",
-            where=f"{source}, row {row}, column {name}", value=col.iloc[row],
+            where=f"{source}, row {row + 1} (1 = first data row), column {name}",
+            value=col.iloc[row],
             hint="check that the fpc counts clusters of this stage in the stratum",
         )
     return popsize
@@ -748,7 +749,7 @@ def _check_positive(w: np.ndarray, name: str, source: str, what: str) -> None:
         row = int(np.flatnonzero(bad)[0])
         raise DesignError(
             f"{what} must be positive and finite ({int(bad.sum())} rows are not)",
-            where=f"{source}, row {row}, column {name}",
+            where=f"{source}, row {row + 1} (1 = first data row), column {name}",
             value=float(w[row]) if np.isfinite(w[row]) else str(w[row]),
             hint="fix or drop those rows before building the design",
         )
