@@ -347,6 +347,8 @@ def _save(fig: Figure, folder: Path, stem: str, title: str, caption: str, alt: s
           table: DataTable) -> Chart:
     import matplotlib as mpl
 
+    for ax in fig.axes:  # minor tick labels (log scales) default to 70 % of the size
+        ax.tick_params(which="minor", labelsize=FONT_PT)
     with mpl.rc_context(_RC):
         for fmt in FIGURE_FORMATS:
             meta = {"Date": None} if fmt == "svg" else {"Software": None}
@@ -560,7 +562,7 @@ def _domains(tables: dict[str, pd.DataFrame], result: RunResult, folder: Path
         y, total = _row_positions(labels)
         groups = [inds[k:k + DOMAIN_PANELS] for k in range(0, len(inds), DOMAIN_PANELS)]
         for number, group in enumerate(groups, start=1):
-            titles = [_wrap(i.label_en, 24) for i in group]
+            titles = [_wrap(i.label_en, 19) for i in group]
             top = 0.35 + 0.16 * max([t.count("\n") + 1 for t in titles] + [4])
             fig = _figure(FIG_WIDTH, top + 0.75 + 0.2 * total, left=2.75, top=top)
             fig.subplots_adjust(wspace=0.18)
