@@ -891,8 +891,12 @@ def _weights(result: RunResult, folder: Path) -> Chart:
         spread = rel.max() / rel.min() > 50
         bins = np.geomspace(rel.min(), rel.max(), 41) if spread else 40
         row[0].hist(rel, bins=bins, color=STATUS_COLOURS["published"])
-        if spread:
+        if spread:  # plain numbers (superscripts of 10^k would be too small to read)
+            from matplotlib.ticker import FuncFormatter, NullFormatter
+
             row[0].set_xscale("log")
+            row[0].xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+            row[0].xaxis.set_minor_formatter(NullFormatter())
         row[0].set_xlabel("final weight / mean weight" + (" (log scale)" if spread else ""))
         row[0].set_ylabel("units")
         row[0].set_title(f"{POPULATION_LABELS[pop]}: final weights", loc="left")
