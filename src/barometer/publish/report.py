@@ -300,8 +300,11 @@ class Chart:
         table in a ``<details>`` element."""
         e = html_escape
         size = f' width="{self.width_px}" height="{self.height_px}"' if self.width_px else ""
-        out = (f'<figure><a href="{self.path("svg")}"><img src="{self.path("png")}" '
-               f'alt="{e(self.alt or self.title)}"{size}></a>\n'
+        # On a narrow screen the chart keeps its drawn size (text >= 11 px) and scrolls
+        # inside its own box; the page itself reflows (see style.css.j2).
+        out = (f'<figure><div class="chart"><a href="{self.path("svg")}">'
+               f'<img src="{self.path("png")}" alt="{e(self.alt or self.title)}"{size}>'
+               '</a></div>\n'
                f'<figcaption>{e(self.caption)} (<a href="{self.path("svg")}">SVG</a>)'
                "</figcaption></figure>")
         return out + ("\n" + self.table.html() if self.table is not None else "")
