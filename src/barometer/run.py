@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from barometer.publish.note import OUTPUTS, write_note_and_report
-from barometer.publish.opendata import OPEN_DATA, validate_package, write_open_data
+from barometer.publish.opendata import OPEN_DATA, validate_package, write_edition
 from barometer.scoreboard.admin import coherence, digital_uptake, load_targets, revisions
 from barometer.scoreboard.config import Configuration, load_configuration
 from barometer.scoreboard.indicators import Catalogue, WeightingSpec
@@ -290,13 +290,9 @@ def _json_default(v: object) -> object:
 
 def write_run(result: RunResult, folder: Path) -> None:
     """Write the open data and the run record into ``folder`` (validated package)."""
-    tables = result.tables()
-    pkg = write_open_data(
-        folder / "opendata", tables, name=f"barometer-{result.year}",
-        title=f"Digital public-services scoreboard {result.year}",
-        description="Survey indicators with design-based precision, digital uptake from "
-        "administrative counts, coherence, trends and weighting diagnostics.",
-    )
+    data = result.record.get("data_dir")
+    pkg = write_edition(result, folder / "opendata",
+                        None if data in (None, "", "embedded synthetic data") else Path(data))
     validate_package(pkg)
     write_private_weights(result, folder / "private")
     (folder / "run_record.json").write_text(

@@ -28,13 +28,16 @@ from barometer.publish.report import (
     _catalogue,
     admin_context,
     by_label,
+    caption_tables,
     domain_label,
+    embed_charts,
     environment,
     fmt_estimate,
     fmt_int,
     fmt_num,
     fmt_pct,
     g_weights,
+    mark_french,
     markdown_fragment,
     md_table,
     reflow_tables,
@@ -560,10 +563,12 @@ def render_note(context: dict[str, Any]) -> str:
     return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
 
 
-def markdown_to_html(text: str, title: str) -> str:
-    """A standalone HTML page from the note's Markdown (CommonMark + tables)."""
+def markdown_to_html(text: str, title: str, charts: Charts | None = None) -> str:
+    """A standalone HTML page from the note's Markdown (CommonMark + tables): each chart
+    with its alt text, caption and data table, tables captioned, French quotations marked."""
+    body = mark_french(caption_tables(embed_charts(markdown_fragment(text), charts)))
     return reflow_tables(environment().get_template("note.html.j2").render(
-        title=title, body=markdown_fragment(text)))
+        title=title, body=body))
 
 
 def write_note_and_report(result: RunResult, folder: Path) -> None:
@@ -574,7 +579,7 @@ def write_note_and_report(result: RunResult, folder: Path) -> None:
     text = render_note(context)
     (folder / f"{NOTE_STEM}.md").write_text(text, encoding="utf-8")
     title = f"Methodology note — digital public-services scoreboard {result.year}"
-    (folder / f"{NOTE_STEM}.html").write_text(markdown_to_html(text, title),
+    (folder / f"{NOTE_STEM}.html").write_text(markdown_to_html(text, title, charts),
                                               encoding="utf-8")
     write_scoreboard(result, folder, charts, context)
 
