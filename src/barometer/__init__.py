@@ -8,6 +8,8 @@ The public API (a small one; see ARCHITECTURE.md for the stages):
 * :func:`estimate` (and :func:`mean`, :func:`total`, :func:`ratio`, :func:`proportion`,
   :func:`quantile`) — estimates with SE, CI, df, deff, n and effective n, as
   :class:`Estimates` with ``.to_frame()`` and ``.summary()``
+* :func:`fay_herriot` — area-level small-area estimation (Fay–Herriot EBLUP, MSE, bootstrap,
+  benchmarking), as :class:`FayHerriot` with ``.to_frame()`` and ``.summary()``
 * :func:`regress` — design-based linear and logistic regression (R's ``svyglm``), as
   :class:`Regression` with ``.to_frame()``, ``.summary()`` and ``.wald_test()``
 """
@@ -23,6 +25,7 @@ from barometer.survey.errors import (
 from barometer.survey.estimate import Estimates, estimate, mean, proportion, quantile, ratio, total
 from barometer.survey.regression import Regression, regress
 from barometer.survey.replicate import with_replicates
+from barometer.survey.small_area import FayHerriot, fay_herriot
 
 __version__ = "0.1.0"
 
@@ -33,11 +36,13 @@ __all__ = [
     "DesignError",
     "Estimates",
     "EstimationError",
+    "FayHerriot",
     "LonelyPSU",
     "Regression",
     "__version__",
     "calibrate",
     "estimate",
+    "fay_herriot",
     "mean",
     "proportion",
     "quantile",
