@@ -35,6 +35,8 @@ from barometer.scoreboard.populations import (
     weight_population,
 )
 from barometer.scoreboard.result import RunResult, weighting_table
+from barometer.scoreboard.small_area import COVARIATE_SOURCES, read_regional_files, small_area_table
+from barometer.scoreboard.small_area import MODELS as SMALL_AREA_MODELS
 from barometer.scoreboard.trends import trends
 from barometer.survey.errors import BarometerError
 
@@ -123,6 +125,8 @@ def _compute(config: RunConfig, progress: Progress | None = None) -> RunResult:
                                          config.replicates, config.seed)
     say("fitting the driver models")
     drivers = estimate_drivers(weighted, catalogue)
+    say("fitting the regional small-area models")
+    small_area = _small_area(edition, weighted, catalogue)
     say("joining the administrative counts")
     uptake = digital_uptake(edition.admin_counts, edition.services, year)
     coh = coherence(uptake, est, edition.services, _item_indicators(catalogue))
@@ -158,8 +162,29 @@ def _compute(config: RunConfig, progress: Progress | None = None) -> RunResult:
         "cells": {s: int((est["status"] == s).sum()) for s in ("published", "caution",
                                                                "suppressed")},
     }
+    if len(small_area):
+        record["small_area"] = {
+            "models": {k: list(v) for k, v in SMALL_AREA_MODELS.items()},
+            "covariate_sources": COVARIATE_SOURCES,
+            "diagnostics": small_area.attrs.get("diagnostics", {}),
+            "cells": {s: int((small_area["status"] == s).sum())
+                      for s in ("published", "caution", "suppressed")},
+        }
     return RunResult(year, None, est, uptake, coh, trend, all_years, weighted, record,
-                     edition, drivers)
+                     edition, drivers, small_area)
+
+
+def _small_area(edition: Any, weighted: dict[str, WeightedPopulation], catalogue: Catalogue
+                ) -> pd.DataFrame:
+    """The regional small-area estimates, when the edition has its regional files."""
+    folder = Path(edition.data_dir) / str(edition.year)
+    covariates = read_regional_files(folder)
+    if covariates is None:
+        return pd.DataFrame()
+    for name in ("census_regions.csv", "admin_regions.csv"):
+        edition.sha256[f"{edition.year}/{name}"] = hashlib.sha256(
+            (folder / name).read_bytes()).hexdigest()
+    return small_area_table(weighted, catalogue, covariates)
 
 
 def _json_default(v: object) -> object:

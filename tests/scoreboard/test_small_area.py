@@ -16,7 +16,7 @@ from barometer.scoreboard.small_area import (
     regional_estimates,
 )
 from barometer.synthetic.simulate import build_population, draw_sample
-from barometer.synthetic.small_area_sim import regional_covariates
+from barometer.synthetic.small_area_sim import population_covariates
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,7 @@ def weighted():
     sample = draw_sample(np.random.default_rng(8), pop, "mar")
     wp = weight_population(sample, pop.margins, load_weighting()["individuals"])
     ind = next(i for i in pop.indicators if i.id == "online_all")
-    return wp, ind, regional_covariates(pop.frame)
+    return wp, ind, population_covariates(pop.frame)
 
 
 def test_columns_and_refit_from_published_columns(weighted) -> None:

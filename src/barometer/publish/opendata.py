@@ -23,7 +23,7 @@ import pandas as pd
 from barometer.survey.errors import BarometerError
 
 OPEN_DATA = ("estimates", "admin_uptake", "coherence", "trends", "weighting_diagnostics",
-             "drivers")
+             "drivers", "small_area_estimates")
 # Field descriptions and units of the open data (Table Schema "description"/"unit").
 FIELDS: dict[str, tuple[str, str]] = {
     "indicator": ("Indicator identifier (see the indicator catalogue)", ""),
@@ -97,6 +97,30 @@ FIELDS: dict[str, tuple[str, str]] = {
     "covariate_p_value": ("p-value of the design-based Wald F test that every coefficient "
                           "of the covariate is zero", "probability"),
     "n_level": ("Unweighted number of answers in the category", "count"),
+    "region": ("Region (INSEE code)", ""),
+    "direct": ("Direct (design-based) estimate in the region: the model's input (see "
+               "direct_status before quoting it on its own)", "proportion"),
+    "direct_status": ("Status of the direct estimate under the direct publication rules",
+                      ""),
+    "direct_se": ("Design-based standard error of the direct estimate", "proportion"),
+    "smoothed_var": ("Sampling variance the model used: the direct variance smoothed by a "
+                     "pooled-design-effect generalised variance function", "proportion"),
+    "admin_tax_online": ("Covariate: online share of income-tax returns in the region "
+                         "(administrative counts)", "proportion"),
+    "admin_vat_online": ("Covariate: online share of company VAT returns in the region "
+                         "(administrative counts)", "proportion"),
+    "internet_daily": ("Covariate: share of adults using the internet daily (census)",
+                       "proportion"),
+    "age_65plus": ("Covariate: share of adults aged 65+ (census)", "proportion"),
+    "firms_10plus": ("Covariate: share of companies with 10+ employees (SIRENE)",
+                     "proportion"),
+    "synthetic": ("Model-based: the regression prediction from the covariates",
+                  "proportion"),
+    "eblup": ("Model-based estimate (Fay–Herriot EBLUP)", "proportion"),
+    "mse": ("Estimated mean squared error of the model-based estimate", "proportion"),
+    "shrinkage": ("Weight of the direct estimate in the model-based one: A / (A + D)",
+                  "ratio"),
+    "rrmse": ("Relative root-MSE of the model-based estimate: sqrt(mse) / eblup", "ratio"),
 }
 TABLE_TITLES = {
     "estimates": "Scoreboard indicators by domain, with design-based precision",
@@ -105,6 +129,7 @@ TABLE_TITLES = {
     "trends": "Changes since the previous and the first edition",
     "weighting_diagnostics": "Weighting diagnostics per population",
     "drivers": "Drivers of online use and satisfaction: design-based logistic models",
+    "small_area_estimates": "Regional estimates, model-based (Fay–Herriot) beside direct",
 }
 
 

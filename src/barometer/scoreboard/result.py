@@ -32,10 +32,12 @@ class RunResult:
     record: dict[str, Any]
     edition: Any = field(repr=False, default=None)
     drivers: pd.DataFrame = field(default_factory=pd.DataFrame)
+    small_area: pd.DataFrame = field(default_factory=pd.DataFrame)  # rules already applied
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """The open-data tables, publication rules applied."""
-        return {
+        extra = ({"small_area_estimates": self.small_area} if len(self.small_area) else {})
+        return extra | {
             "estimates": suppress(self.estimates),
             "admin_uptake": self.admin_uptake,
             "coherence": self.coherence,

@@ -43,6 +43,7 @@ from barometer.synthetic.population import (
     sigmoid,
     truth_table,
 )
+from barometer.synthetic.regions import admin_regions, census_regions
 
 N_ADULTS = 200_000
 N_COMPANIES = 100_000
@@ -265,6 +266,11 @@ def synthesize_year(out: Path, year: int, seed: int, codebook: Codebook,
     path = folder / "truth.csv"
     _write_csv(truth, path, float_format="%.6f")
     written.append(path)
+    for name, table in (("census_regions", census_regions(ind, comp, year, w_ind, w_comp)),
+                        ("admin_regions", admin_regions(ind, comp, admin, year))):
+        path = folder / f"{name}.csv"
+        _write_csv(table, path, float_format="%.6f")
+        written.append(path)
     return written
 
 

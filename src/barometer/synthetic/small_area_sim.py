@@ -40,7 +40,7 @@ COVARIATES: tuple[str, ...] = ("internet_daily", "age_65plus")
 LEVEL = 0.95
 
 
-def regional_covariates(frame: pd.DataFrame) -> pd.DataFrame:
+def population_covariates(frame: pd.DataFrame) -> pd.DataFrame:
     """Regional aggregates of a population frame: shares of daily internet users, of adults
     65+ and of bac+3 graduates (census-like), and the online share of income-tax returns
     among their users (administrative uptake, from ``svc_tax`` codes 1 online / 2 other)."""
@@ -153,7 +153,7 @@ def simulate_small_area(reps: int = 500, seed: int = 20161, year: int | None = N
     unknown = set(indicators) - {i.id for i in chosen}
     if unknown:
         raise ValueError(f"unknown headline indicator(s) {sorted(unknown)}")
-    cov = regional_covariates(population.frame)
+    cov = population_covariates(population.frame)
     truth = regional_truth(population.frame, chosen)
     spec = load_weighting()["individuals"]
     frames: list[pd.DataFrame] = []
@@ -181,5 +181,5 @@ def simulate_small_area(reps: int = 500, seed: int = 20161, year: int | None = N
                                tuple(failures), time.perf_counter() - start)
 
 
-__all__ = ["SmallAreaSimulation", "regional_covariates", "regional_truth",
+__all__ = ["SmallAreaSimulation", "population_covariates", "regional_truth",
            "simulate_small_area"]
