@@ -561,6 +561,7 @@ class Charts:
     uptake: Chart
     coherence: Chart
     weights: Chart
+    small_area: Chart | None = None
 
 
 def write_figures(result: RunResult, folder: Path) -> Charts:
