@@ -1,10 +1,10 @@
 """Synthetic regional auxiliary data: census covariates and administrative counts by region.
 
-Both are aggregates of the synthetic populations, known without sampling error as census
-and administrative data are, and written per edition into two files of their own
-(``census_regions.csv``, ``admin_regions.csv``) that the small-area models read
-(:mod:`barometer.scoreboard.small_area`). They use no random draw, so adding them changes no
-other file of an edition.
+They are aggregates of the synthetic populations, known without sampling error as census
+and administrative data are, written per edition into files of their own
+(``census_regions.csv``, ``admin_regions.csv``: what the small-area models read,
+:mod:`barometer.scoreboard.small_area`; ``truth_regions.csv``: what they estimate). They
+use no random draw, so adding them changes no other file of an edition.
 
 * ``census_regions.csv``: per region, adults and the shares of daily internet users, of
   adults 65+ and of bac+3 graduates (modelled on the INSEE census and the ICT household
@@ -14,13 +14,18 @@ other file of an edition.
   (:func:`barometer.synthetic.admin.admin_counts`; ``other`` = mail + counter + phone) split
   over the regions in proportion to the population's users of that channel in the region
   (largest remainder, so regions add up exactly to the national count).
+* ``truth_regions.csv``: the true regional value of every indicator of the small-area models
+  (:data:`barometer.scoreboard.small_area.MODELS`) in the synthetic population.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 
+from barometer.scoreboard.indicators import Indicator
 from barometer.synthetic.population import REGIONS, largest_remainder
 
 LINKED = {"svc_tax": ("income_tax_return", "individuals"),
@@ -76,4 +81,24 @@ def admin_regions(ind: pd.DataFrame, comp: pd.DataFrame, admin: pd.DataFrame, ye
     return pd.concat(rows, ignore_index=True)
 
 
-__all__ = ["LINKED", "admin_regions", "census_regions"]
+def truth_regions(ind: pd.DataFrame, comp: pd.DataFrame, year: int,
+                  indicators: Sequence[Indicator]) -> pd.DataFrame:
+    """True regional values of ``indicators`` (the means of :meth:`Indicator.variable` over
+    the population units where it is defined; every unit of a population stands for the same
+    number of units), the targets of the regional small-area estimates."""
+    rows = []
+    for indicator in indicators:
+        frame = ind if indicator.population == "individuals" else comp
+        v = indicator.variable(frame)
+        ok = ~np.isnan(v)
+        num = _by_region(frame, ok, np.where(ok, v, 0.0))
+        den = _by_region(frame, ok)
+        keep = den > 0
+        rows.append(pd.DataFrame({
+            "indicator": indicator.id, "population": indicator.population, "year": year,
+            "region": np.asarray(REGIONS)[keep], "truth": num[keep] / den[keep],
+            "population_units": den[keep].astype(np.int64)}))
+    return pd.concat(rows, ignore_index=True)
+
+
+__all__ = ["LINKED", "admin_regions", "census_regions", "truth_regions"]
