@@ -54,3 +54,11 @@ def test_verify_without_argument_runs_the_shipped_cases() -> None:
     last = result.output.strip().splitlines()[-1]
     assert last.endswith(" 0 failed"), last
     assert int(last.split()[0]) >= 24 + 123 and result.exit_code == 0
+
+
+def test_simulate_small_area(tmp_path) -> None:
+    out = tmp_path / "sim"
+    result = runner.invoke(app, ["simulate", "--small-area", "--reps", "2", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "EBLUP RMSE below the direct" in result.output
+    assert (out / "small_area_coverage.csv").exists()
