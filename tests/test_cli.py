@@ -152,3 +152,11 @@ def test_run_into_an_empty_folder(tmp_path: Path) -> None:
     result = runner.invoke(app, ["run", "--data", str(data), "--out", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "out" / "opendata" / "estimates.csv").is_file()
+
+
+def test_simulate_small_area(tmp_path) -> None:
+    out = tmp_path / "sim"
+    result = runner.invoke(app, ["simulate", "--small-area", "--reps", "2", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "EBLUP RMSE below the direct" in result.output
+    assert (out / "small_area_coverage.csv").exists()

@@ -99,7 +99,7 @@ def test_cli_run_two_years_refuses_to_overwrite(tmp_path: Path) -> None:
         res = runner.invoke(app, ["run", "--year", str(year), "--out", str(out)])
         assert res.exit_code == 0, res.output
         for stem in ("estimates", "admin_uptake", "coherence", "trends",
-                     "weighting_diagnostics"):
+                     "weighting_diagnostics", "small_area_estimates"):
             assert (out / "opendata" / f"{stem}.csv").exists()
             assert (out / "opendata" / f"{stem}.parquet").exists()
         assert validate(str(out / "opendata" / "datapackage.json")).valid
@@ -157,3 +157,28 @@ def test_bootstrap_run_matches_linearisation_closely(result: RunResult,
         np.testing.assert_array_equal(reps.drop(columns="id").to_numpy(),
                                       wp.design.replicates.weights)
         assert reps["id"].is_unique and (reps["id"] == w["id"].astype(str)).all()
+
+
+def test_small_area_estimates_resource(result: RunResult) -> None:
+    from barometer import fay_herriot
+    from barometer.scoreboard.small_area import MODELS
+
+    t = result.tables()["small_area_estimates"]
+    assert len(t) == 13 * len(MODELS)
+    for col in ("indicator", "region", "n", "direct", "direct_se", "smoothed_var", "synthetic",
+                "eblup", "mse", "ci_low", "ci_high", "shrinkage", "method"):
+        assert col in t.columns, col
+    assert t["method"].str.startswith("model-based").all()
+    assert t["status"].isin(["published", "caution", "suppressed"]).all()
+    assert t.loc[t["status"] == "suppressed", "eblup"].isna().all()
+    assert ((t["ci_low"] >= 0) & (t["ci_high"] <= 1)).all()
+    # the bar of issue 17: refitting from the published columns gives the published numbers
+    for ind, cov in MODELS.items():
+        rows = t[t["indicator"] == ind]
+        method = "FH" if "(FH)" in rows["method"].iloc[0] else "REML"
+        fit = fay_herriot(rows, "direct", "smoothed_var", list(cov), area="region",
+                          method=method)
+        ok = rows["status"] != "suppressed"
+        np.testing.assert_allclose(fit.eblup[ok], rows.loc[ok, "eblup"], rtol=1e-10)
+        np.testing.assert_allclose(fit.mse[ok], rows.loc[ok, "mse"], rtol=1e-10)
+    assert set(result.record["small_area"]["diagnostics"]) == set(MODELS)

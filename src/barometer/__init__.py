@@ -16,6 +16,8 @@ The public API (a small one; see ARCHITECTURE.md for the stages):
   tests (R's ``svytable``, ``svychisq``), as :class:`Crosstab`
 * :func:`regress` — design-based linear, logistic and Poisson regression (R's ``svyglm``),
   as :class:`Regression` with ``.to_frame()``, ``.summary()`` and ``.wald_test()``
+* :func:`fay_herriot` — area-level small-area estimation (Fay–Herriot EBLUP, MSE, bootstrap,
+  benchmarking), as :class:`FayHerriot` with ``.to_frame()`` and ``.summary()``
 """
 
 from barometer.survey.calibrate import calibrate
@@ -40,6 +42,7 @@ from barometer.survey.estimate import (
 )
 from barometer.survey.regression import Regression, regress
 from barometer.survey.replicate import with_replicates
+from barometer.survey.small_area import FayHerriot, fay_herriot
 
 __version__ = "0.1.0"
 
@@ -51,6 +54,7 @@ __all__ = [
     "DesignError",
     "Estimates",
     "EstimationError",
+    "FayHerriot",
     "LonelyPSU",
     "RaoScott",
     "Regression",
@@ -59,6 +63,7 @@ __all__ = [
     "contrast",
     "crosstab",
     "estimate",
+    "fay_herriot",
     "mean",
     "proportion",
     "quantile",

@@ -396,6 +396,24 @@ def synthesize_cmd(
     typer.echo(f"wrote {len(written)} files to {out}")
 
 
+def _simulate_small_area(reps: int, seed: int, out: Path, year: int | None) -> None:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from barometer.synthetic.small_area_sim import simulate_small_area
+
+    bar = Progress(TextColumn("small areas"), BarColumn(), MofNCompleteColumn(),
+                   console=Console(stderr=True))
+    with bar:
+        task = bar.add_task("samples", total=reps)
+        result = simulate_small_area(reps=reps, seed=seed, year=year,
+                                     progress=lambda d, t: bar.update(task, completed=d,
+                                                                      total=t))
+    paths = result.write(out)
+    typer.echo(result.summary())
+    typer.echo(f"written {', '.join(str(p) for p in paths)}")
+
+
 @app.command("simulate")
 @user_errors
 def simulate_cmd(
@@ -412,9 +430,16 @@ def simulate_cmd(
     year: Annotated[int | None, typer.Option(help="population year (default: the latest)")] = (
         None),
     replicates: Annotated[int, typer.Option(help="bootstrap replicates")] = 200,
+    small_area: Annotated[bool, typer.Option(
+        "--small-area", help="check the regional Fay–Herriot estimates instead: coverage of "
+        "their intervals, RMSE against the direct estimates, bias of the estimated MSE")] = (
+        False),
 ) -> None:
     """Simulation check: coverage of the 95% intervals over repeated samples of a known
     synthetic population, weighted and estimated as in the annual run."""
+    if small_area:
+        _simulate_small_area(reps, seed, out, year)
+        return
     from rich.console import Console
     from rich.progress import (
         BarColumn,

@@ -33,7 +33,10 @@ from barometer.scoreboard.populations import (
     estimate_indicators,
     weight_population,
 )
+from barometer.scoreboard.readers import sha256
 from barometer.scoreboard.result import RunResult, weighting_table
+from barometer.scoreboard.small_area import COVARIATE_SOURCES, read_regional_files, small_area_table
+from barometer.scoreboard.small_area import MODELS as SMALL_AREA_MODELS
 from barometer.scoreboard.trends import P_ADJUST, trends
 from barometer.survey.errors import BarometerError
 
@@ -210,6 +213,8 @@ def _compute(config: RunConfig, progress: Progress | None = None) -> RunResult:
                                          config.replicates, config.seed)
     say("fitting the driver models")
     drivers = estimate_drivers(weighted, catalogue, edition.codebook)
+    say("fitting the regional small-area models")
+    small_area = _small_area(edition, weighted, catalogue)
     say("joining the administrative counts")
     targets = load_targets(edition.data_dir)
     uptake = digital_uptake(edition.admin_counts, edition.services, year, targets)
@@ -265,8 +270,16 @@ def _compute(config: RunConfig, progress: Progress | None = None) -> RunResult:
             for pop, wp in weighted.items()},
         "trends_p_adjust": P_ADJUST,
     }
+    if len(small_area):
+        record["small_area"] = {
+            "models": {k: list(v) for k, v in SMALL_AREA_MODELS.items()},
+            "covariate_sources": COVARIATE_SOURCES,
+            "diagnostics": small_area.attrs.get("diagnostics", {}),
+            "cells": {s: int((small_area["status"] == s).sum())
+                      for s in ("published", "caution", "suppressed")},
+        }
     return RunResult(year, None, est, uptake, coh, trend, all_years, weighted, record,
-                     edition, drivers, revised)
+                     edition, drivers, revised, small_area)
 
 
 def _df_rule(df: str | float) -> str:
@@ -278,6 +291,18 @@ def _df_rule(df: str | float) -> str:
     if df in ("inf", float("inf")):
         return "normal quantiles (infinite degrees of freedom)"
     return f"fixed degrees of freedom: {df}"
+
+
+def _small_area(edition: Any, weighted: dict[str, WeightedPopulation], catalogue: Catalogue
+                ) -> pd.DataFrame:
+    """The regional small-area estimates, when the edition has its regional files."""
+    folder = Path(edition.data_dir) / str(edition.year)
+    covariates = read_regional_files(folder)
+    if covariates is None:
+        return pd.DataFrame()
+    for name in ("census_regions.csv", "admin_regions.csv"):
+        edition.sha256[f"{edition.year}/{name}"] = sha256(folder / name)
+    return small_area_table(weighted, catalogue, covariates)
 
 
 def _json_default(v: object) -> object:

@@ -15,6 +15,7 @@ headings; for the synthetic default data it says plainly that the data are synth
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,6 +45,7 @@ from barometer.publish.report import (
     write_figures,
     write_scoreboard,
 )
+from barometer.publish.small_area import small_area_chart, small_area_context
 from barometer.scoreboard.populations import SPARSE_OUTCOME, WIDE_OR
 
 if TYPE_CHECKING:
@@ -554,6 +556,7 @@ def build_context(result: RunResult, folder: Path, charts: Charts | None = None
         "rerun_command": _rerun_command(result),
         "catalogue_version": cat.version, "n_indicators": len(cat.indicators),
         "n_cells": len(est),
+        "small_area": small_area_context(result),
     }
 
 
@@ -575,6 +578,8 @@ def write_note_and_report(result: RunResult, folder: Path) -> None:
     """Write the note (Markdown, HTML), the scoreboard report and its figures in ``folder``."""
     folder = Path(folder)
     charts = write_figures(result, folder)
+    charts = dataclasses.replace(charts, small_area=small_area_chart(result.tables(),
+                                                                      folder / "figures"))
     context = build_context(result, folder, charts)
     text = render_note(context)
     (folder / f"{NOTE_STEM}.md").write_text(text, encoding="utf-8")

@@ -59,6 +59,7 @@ UNITS: dict[str, str] = {
     "degrees of freedom": "degrees of freedom",
     "standard deviations": "number of standard errors",
     "date": "calendar date (ISO 8601)",
+    "squared proportion": "variance or mean squared error of a proportion (proportion²)",
 }
 """The units of the open data (the custom Table Schema property ``unit``)."""
 
@@ -585,6 +586,107 @@ RESOURCES: dict[str, Resource] = {
                       "interval (odds-ratio bounds more than a factor of 20 apart); empty "
                       "otherwise")},
         ("model", "term"), (_INDICATOR_KEY,)),
+    "small_area_estimates": Resource(
+        "Estimations régionales sur petits domaines (Fay-Herriot) et estimations directes",
+        "Regional estimates, model-based (Fay-Herriot) beside direct",
+        "Une ligne par indicateur et région : l'estimation directe (entrée du modèle), sa "
+        "variance lissée, les covariables régionales, la prédiction synthétique et "
+        "l'estimation sur modèle (EBLUP de Fay-Herriot) avec son erreur quadratique "
+        "moyenne. Les nombres d'une cellule secrétisée sont vides.",
+        "One row per indicator and region: the direct estimate (the model's input), its "
+        "smoothed variance, the regional covariates, the synthetic prediction and the "
+        "model-based estimate (Fay-Herriot EBLUP) with its mean squared error. A "
+        "suppressed cell's numbers are empty.",
+        {"indicator": None, "population": None,
+         "region": F("Région", "Region", "Région (code INSEE)", "Region (INSEE code)"),
+         "n": F("Effectif", "Unweighted n",
+                "Nombre de réponses (non pondéré) dans la région",
+                "Unweighted number of answers in the region", "count"),
+         "direct": F("Estimation directe", "Direct estimate",
+                     "Estimation directe (selon le plan de sondage) dans la région : "
+                     "l'entrée du modèle (voir direct_status avant de la citer seule)",
+                     "Direct (design-based) estimate in the region: the model's input "
+                     "(see direct_status before quoting it on its own)", "proportion"),
+         "direct_se": F("Écart-type direct", "Direct standard error",
+                        "Écart-type de l'estimation directe selon le plan de sondage",
+                        "Design-based standard error of the direct estimate",
+                        "proportion"),
+         "direct_status": F("Statut de l'estimation directe", "Direct status",
+                            "Statut de l'estimation directe selon les règles de diffusion "
+                            "des estimations directes", "Status of the direct estimate "
+                            "under the direct publication rules", enum=STATUSES),
+         "smoothed_var": F("Variance lissée", "Smoothed variance",
+                           "Variance d'échantillonnage utilisée par le modèle : la variance "
+                           "directe lissée par une fonction de variance généralisée (effet "
+                           "de plan commun)", "Sampling variance the model used: the direct "
+                           "variance smoothed by a pooled-design-effect generalised "
+                           "variance function", "squared proportion"),
+         "admin_tax_online": F("Covariable : déclarations de revenus en ligne",
+                               "Covariate: income-tax returns online",
+                               "Part des déclarations de revenus faites en ligne dans la "
+                               "région (comptages administratifs ; vide si le modèle de "
+                               "l'indicateur ne l'utilise pas)", "Online share of "
+                               "income-tax returns in the region (administrative counts; "
+                               "empty if the indicator's model does not use it)",
+                               "proportion"),
+         "internet_daily": F("Covariable : internet quotidien", "Covariate: daily internet",
+                             "Part des adultes utilisant internet tous les jours (recensement "
+                             "; vide si non utilisée)", "Share of adults using the internet "
+                             "daily (census; empty if not used)", "proportion"),
+         "age_65plus": F("Covariable : 65 ans ou plus", "Covariate: aged 65+",
+                         "Part des adultes de 65 ans ou plus (recensement ; vide si non "
+                         "utilisée)", "Share of adults aged 65+ (census; empty if not used)",
+                         "proportion"),
+         "admin_vat_online": F("Covariable : déclarations de TVA en ligne",
+                               "Covariate: VAT returns online",
+                               "Part des déclarations de TVA des entreprises faites en ligne "
+                               "dans la région (comptages administratifs ; vide si non "
+                               "utilisée)", "Online share of company VAT returns in the "
+                               "region (administrative counts; empty if not used)",
+                               "proportion"),
+         "firms_10plus": F("Covariable : entreprises de 10 salariés ou plus",
+                           "Covariate: companies with 10+ employees",
+                           "Part des entreprises de 10 salariés ou plus (SIRENE ; vide si "
+                           "non utilisée)", "Share of companies with 10+ employees (SIRENE; "
+                           "empty if not used)", "proportion"),
+         "synthetic": F("Prédiction synthétique", "Synthetic prediction",
+                        "Prédiction de la régression à partir des covariables",
+                        "The regression prediction from the covariates", "proportion"),
+         "eblup": F("Estimation sur modèle", "Model-based estimate",
+                    "Estimation sur modèle (EBLUP de Fay-Herriot) : moyenne pondérée de "
+                    "l'estimation directe et de la prédiction synthétique",
+                    "Model-based estimate (Fay-Herriot EBLUP): a weighted mean of the "
+                    "direct estimate and the synthetic prediction", "proportion"),
+         "mse": F("Erreur quadratique moyenne", "Mean squared error",
+                  "Erreur quadratique moyenne estimée de l'estimation sur modèle",
+                  "Estimated mean squared error of the model-based estimate",
+                  "squared proportion"),
+         "rrmse": F("Erreur relative", "Relative root-MSE",
+                    "Racine de l'erreur quadratique moyenne / estimation sur modèle",
+                    "Relative root-MSE of the model-based estimate: sqrt(mse) / eblup",
+                    "ratio"),
+         "ci_low": F("Borne inférieure", "Lower bound",
+                     "Borne inférieure de l'intervalle de l'estimation sur modèle",
+                     "Lower bound of the model-based estimate's interval", "proportion"),
+         "ci_high": F("Borne supérieure", "Upper bound",
+                      "Borne supérieure de l'intervalle de l'estimation sur modèle",
+                      "Upper bound of the model-based estimate's interval", "proportion"),
+         "shrinkage": F("Poids de l'estimation directe", "Weight of the direct estimate",
+                        "Poids de l'estimation directe dans l'estimation sur modèle : "
+                        "A / (A + D)", "Weight of the direct estimate in the model-based "
+                        "one: A / (A + D)", "ratio"),
+         "method": F("Méthode", "Method",
+                     "Méthode de l'estimation sur modèle (ajustement, erreur quadratique "
+                     "moyenne)", "Method of the model-based estimate (fit, mean squared "
+                     "error)", pattern=r"model-based: .+"),
+         "status": F("Statut de diffusion", "Publication status",
+                     "Statut de l'estimation sur modèle selon la règle de l'erreur relative "
+                     "(RRMSE)", "Status of the model-based estimate under the relative "
+                     "root-MSE (RRMSE) rule", enum=STATUSES),
+         "rule": F("Règle de diffusion", "Publication rule",
+                   "Règle qui a décidé du statut (seuil de RRMSE)",
+                   "Rule that decided the status (RRMSE threshold)")},
+        ("indicator", "region"), (_INDICATOR_KEY,)),
     # ---- code lists
     "indicators": Resource(
         "Liste des indicateurs", "Code list: indicators",
@@ -677,7 +779,7 @@ RESOURCES: dict[str, Resource] = {
 lists)."""
 
 OPEN_DATA = ("estimates", "admin_uptake", "admin_revisions", "coherence", "trends",
-             "weighting_diagnostics", "drivers")
+             "weighting_diagnostics", "drivers", "small_area_estimates")
 CODE_LISTS = ("indicators", "domains", "services")
 TABLE_TITLES = {k: r.title_en for k, r in RESOURCES.items()}
 

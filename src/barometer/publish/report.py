@@ -1000,11 +1000,12 @@ class Charts:
     uptake: Chart
     coherence: Chart
     weights: Chart
+    small_area: Chart | None = None
 
     def all(self) -> list[Chart]:
         """Every chart, in page order."""
         return [self.headline, *self.domains, self.trends, self.uptake, self.coherence,
-                self.weights]
+                *([self.small_area] if self.small_area is not None else []), self.weights]
 
 
 def write_figures(result: RunResult, folder: Path) -> Charts:

@@ -33,11 +33,13 @@ class RunResult:
     edition: Any = field(repr=False, default=None)
     drivers: pd.DataFrame = field(default_factory=pd.DataFrame)
     admin_revisions: pd.DataFrame = field(default_factory=pd.DataFrame)
+    small_area: pd.DataFrame = field(default_factory=pd.DataFrame)  # rules already applied
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """The open-data tables, through the one disclosure gate
         (:func:`barometer.scoreboard.rules.gate`)."""
-        return gate({
+        extra = ({"small_area_estimates": self.small_area} if len(self.small_area) else {})
+        return extra | gate({
             "estimates": self.estimates,
             "admin_uptake": self.admin_uptake,
             "admin_revisions": self.admin_revisions,

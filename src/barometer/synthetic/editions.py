@@ -30,6 +30,8 @@ import numpy as np
 import pandas as pd
 
 from barometer.scoreboard.codebook import Codebook, load_codebook
+from barometer.scoreboard.indicators import load_catalogue
+from barometer.scoreboard.small_area import MODELS as SMALL_AREA_MODELS
 from barometer.synthetic.admin import admin_counts, online_share, targets
 from barometer.synthetic.population import (
     adults_total,
@@ -43,6 +45,7 @@ from barometer.synthetic.population import (
     sigmoid,
     truth_table,
 )
+from barometer.synthetic.regions import admin_regions, census_regions, truth_regions
 
 N_ADULTS = 200_000
 N_COMPANIES = 100_000
@@ -267,6 +270,14 @@ def synthesize_year(out: Path, year: int, seed: int, codebook: Codebook,
     path = folder / "truth.csv"
     _write_csv(truth, path, float_format="%.6f")
     written.append(path)
+    catalogue = load_catalogue()
+    regional = [catalogue.get(i) for i in SMALL_AREA_MODELS]
+    for name, table in (("census_regions", census_regions(ind, comp, year, w_ind, w_comp)),
+                        ("admin_regions", admin_regions(ind, comp, admin, year)),
+                        ("truth_regions", truth_regions(ind, comp, year, regional))):
+        path = folder / f"{name}.csv"
+        _write_csv(table, path, float_format="%.6f")
+        written.append(path)
     return written
 
 
