@@ -56,28 +56,46 @@ _RC = {"svg.hashsalt": "barometer", "svg.fonttype": "none", "font.size": 8.5,
 
 
 # ------------------------------------------------------------------------------ formatting
-def fmt_pct(value: object, digits: int = 1) -> str:
-    """A proportion as a percentage without the sign (``0.7912`` -> ``"79.1"``)."""
+LANGS = ("en", "fr")
+"""The languages of the publication: every page and note is written in both."""
+NBSP = "\u00a0"  # no-break space: French "88,9 %"
+NNBSP = "\u202f"  # narrow no-break space: French thousands "12 345"
+
+
+def _localise(text: str, lang: str) -> str:
+    """English-formatted digits (``12,345.6``) in ``lang``'s convention (French: ``12 345,6``
+    with a narrow no-break space, the Imprimerie nationale's rule)."""
+    if lang == "en":
+        return text
+    if lang != "fr":
+        raise ValueError(f"unknown language {lang!r}: use one of {LANGS}")
+    return text.replace(",", NNBSP).replace(".", ",")
+
+
+def fmt_pct(value: object, digits: int = 1, lang: str = "en") -> str:
+    """A proportion as a percentage without the sign (``0.7912`` -> ``"79.1"``; French
+    ``"79,1"``)."""
     v = _num(value)
-    return "" if v is None else f"{100 * v:.{digits}f}"
+    return "" if v is None else _localise(f"{100 * v:.{digits}f}", lang)
 
 
-def fmt_num(value: object, digits: int = 2) -> str:
+def fmt_num(value: object, digits: int = 2, lang: str = "en") -> str:
     """A number with ``digits`` decimals (empty for a missing value)."""
     v = _num(value)
-    return "" if v is None else f"{v:,.{digits}f}"
+    return "" if v is None else _localise(f"{v:,.{digits}f}", lang)
 
 
-def fmt_int(value: object) -> str:
+def fmt_int(value: object, lang: str = "en") -> str:
     """An integer with thousands separators (empty for a missing value)."""
     v = _num(value)
-    return "" if v is None else f"{round(v):,}"
+    return "" if v is None else _localise(f"{round(v):,}", lang)
 
 
-def fmt_estimate(value: object, kind: str) -> str:
+def fmt_estimate(value: object, kind: str, lang: str = "en") -> str:
     """An indicator value as printed: a share in % (1 decimal), a mean score (2)."""
-    return f"{fmt_pct(value)} %" if kind == "share" and _num(value) is not None \
-        else fmt_num(value)
+    if kind == "share" and _num(value) is not None:
+        return f"{fmt_pct(value, lang=lang)}{NBSP if lang == 'fr' else ' '}%"
+    return fmt_num(value, lang=lang)
 
 
 def _num(value: object) -> float | None:
