@@ -191,6 +191,7 @@ def run(
     from barometer.publish.note import write_note_and_report
     from barometer.publish.opendata import check_target, publish_atomically
     from barometer.run import VARIANCE_METHODS, RunConfig, compute, write_run
+    from barometer.verify import verification_summary
 
     if variance not in VARIANCE_METHODS:
         raise _fail(f"--variance takes {' or '.join(VARIANCE_METHODS)}, not {variance!r}")
@@ -207,6 +208,8 @@ def run(
     with Progress() as say:
         result = compute(config, progress=say)
         _print_warnings(result.edition.warnings if result.edition is not None else ())
+        say("checking the estimators against the shipped R reference cases")
+        result.record["verification"] = verification_summary()
         say("writing the outputs")
         path = publish_atomically(
             target, [lambda f: write_run(result, f),

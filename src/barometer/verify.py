@@ -26,6 +26,15 @@ TOLERANCE = 1e-6
 # the shipped case files run by default (data/reference/README.md)
 SHIPPED = ("core.json", "parity.json", "extra.json", "parity-estimators.json",
            "parity-extra.json")
+# the R and survey versions that computed each shipped file (data/reference/README.md)
+SHIPPED_VERSIONS = {
+    "core.json": "R 4.2, survey 4.1 (survey 4.5 reproduces them to 1e-14)",
+    "parity.json": "R 4.2.2, survey 4.5",
+    "extra.json": "R 4.2.2, survey 4.1.1",
+    "parity-estimators.json": "R 4.2.2, survey 4.5",
+    "parity-extra.json": "R 4.2.2, survey 4.5",
+}
+VERIFY_COMMAND = "barometer verify"
 
 
 @dataclass(frozen=True)
@@ -234,3 +243,32 @@ def verify(cases_path: Path | None = None, data_dir: Path | None = None,
     cases_path = Path(cases_path)
     data_dir = Path(data_dir) if data_dir else cases_path.parent / "data"
     return [run_case(c, data_dir, tol) for c in load_cases(cases_path)]
+
+
+def verification_summary(tol: float = TOLERANCE) -> dict[str, Any]:
+    """Run every shipped reference case (as ``barometer verify`` does) and summarise it for
+    the run record and the note: cases run, passed and failed, the largest relative error
+    ``|ours - R| / |R|`` over every compared number, per file with the R and ``survey``
+    versions that computed it, the tolerance, the time taken and the command to rerun it."""
+    import time
+    import warnings
+
+    start = time.perf_counter()
+    files = []
+    with warnings.catch_warnings():  # the cases' own conversion notes, printed by the CLI
+        warnings.simplefilter("ignore")
+        for path in shipped_cases():
+            results = verify(path, tol=tol)
+            files.append({
+                "file": path.name, "cases": len(results),
+                "passed": sum(r.passed for r in results),
+                "max_rel_error": max((r.max_rel_error for r in results), default=0.0),
+                "computed_with": SHIPPED_VERSIONS.get(path.name, ""),
+                "failed": [r.id for r in results if not r.passed]})
+    return {
+        "command": VERIFY_COMMAND, "tolerance": tol,
+        "cases": sum(f["cases"] for f in files), "passed": sum(f["passed"] for f in files),
+        "failed": sum(f["cases"] - f["passed"] for f in files),
+        "max_rel_error": max((f["max_rel_error"] for f in files), default=0.0),
+        "seconds": round(time.perf_counter() - start, 2), "files": files,
+    }

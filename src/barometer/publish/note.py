@@ -402,11 +402,10 @@ def _truth(result: RunResult, est: pd.DataFrame, cat: Catalogue) -> str:
     truth = truth[(truth["domain"] == "all")]
     rows = []
     for ind in cat.indicators:
-        if ind.not_asked == "zero":
-            continue
         weighting = "persons" if ind.population == "individuals" else ind.basis
-        t = truth[(truth["population"] == ind.population) & (truth["item"] == ind.item)
-                  & (truth["weighting"] == weighting)]
+        same = truth[(truth["population"] == ind.population)
+                     & (truth["weighting"] == weighting)]
+        t = same[same["item"] == ind.item]
         if t.empty:
             continue
         codes = t["code"].astype(int)
@@ -416,6 +415,10 @@ def _truth(result: RunResult, est: pd.DataFrame, cat: Catalogue) -> str:
             t = t.assign(share=t["share"] / t["share"].sum())
         value = (float(t.loc[codes.isin(ind.codes), "share"].sum()) if ind.kind == "share"
                  else float((t["share"] * codes.map(ind.scores)).sum()))
+        if ind.not_asked == "zero":  # a share over everyone: those not asked count as no,
+            # so the share among those asked times the share asked (the item's eligible
+            # total over the population's, the largest eligible total of its items)
+            value *= float(t["n_eligible"].iloc[0]) / float(same["n_eligible"].max())
         r = est[(est["indicator"] == ind.id) & (est["by"] == "all")].iloc[0]
         if r["status"] == "suppressed":
             continue
@@ -507,6 +510,323 @@ def _survey_description(result: RunResult) -> tuple[bool, str]:
     return synthetic, ""
 
 
+# ---------------------------------------------------------------------------- key findings
+def _headline_findings(est: pd.DataFrame, cat: Catalogue) -> list[dict[str, Any]]:
+    """The headline indicators, whole populations, as raw numbers (formatted per language
+    by the template's filters): estimate and interval, or ``None`` when not published."""
+    out = []
+    for ind in cat.indicators:
+        if not ind.headline:
+            continue
+        r = est[(est["indicator"] == ind.id) & (est["by"] == "all")].iloc[0]
+        shown = r["status"] in ("published", "caution")
+        out.append({"id": ind.id, "label_en": ind.label_en, "label_fr": ind.label_fr,
+                    "population": ind.population, "kind": ind.kind,
+                    "status": str(r["status"]), "n": int(r["n"]),
+                    "estimate": float(r["estimate"]) if shown else None,
+                    "ci_low": float(r["ci_low"]) if shown else None,
+                    "ci_high": float(r["ci_high"]) if shown else None})
+    return out
+
+
+def _change_row(r: Any, cat: Catalogue, cb: Codebook) -> dict[str, Any]:
+    ind = cat.get(str(r.indicator))
+    by, dom = str(r.by), str(r.domain)
+    return {"indicator": ind.id, "label_en": ind.label_en, "label_fr": ind.label_fr,
+            "kind": ind.kind, "population": ind.population, "by": by, "domain": dom,
+            "by_label": by_label(cb, by) if by != "all" else "",
+            "domain_label": domain_label(cb, ind.population, by, dom) if by != "all" else "",
+            "year": int(r.year), "reference_year": int(r.reference_year),
+            "estimate": float(r.estimate), "reference_estimate": float(r.reference_estimate),
+            "change": float(r.change), "se": float(r.se), "p_value": float(r.p_value),
+            "p_adjusted": float(r.p_adjusted), "significant": bool(r.significant_5pct)}
+
+
+def _score_range(ind: Any) -> float:
+    """The range of an indicator's values: 1 for a share, max - min score for a mean."""
+    if ind.kind == "share" or not ind.scores:
+        return 1.0
+    scores = [float(v) for v in ind.scores.values()]
+    return (max(scores) - min(scores)) or 1.0
+
+
+def _changes(tables: dict[str, pd.DataFrame], cat: Catalogue, cb: Codebook,
+             largest: int = 5) -> dict[str, Any]:
+    """What changed, per comparison (previous edition, first edition): the tested changes
+    (published, with a *p*-value), how many are significant at 5 % after the
+    Benjamini–Hochberg adjustment (Benjamini & Hochberg 1995; column ``significant_5pct``
+    of the open data) and before it, the headline indicators' changes and the largest
+    changes: the significant ones if any, else all tested, ranked by the absolute change
+    as a share of the indicator's range (1 for a share, max - min score for a mean)."""
+    tr = tables.get("trends", pd.DataFrame())
+    headline = {i.id for i in cat.indicators if i.headline}
+    out: dict[str, Any] = {}
+    for ref in ("previous", "first"):
+        sub = tr[tr["reference"] == ref] if len(tr) else tr
+        tested = sub[(sub["status"] == "published") & sub["p_value"].notna()] \
+            if len(sub) else sub
+        if tested.empty:
+            out[ref] = {"tested": 0, "significant": 0, "raw_significant": 0,
+                        "reference_year": None, "headline": [], "largest": [],
+                        "largest_significant": False}
+            continue
+        sig = tested[tested["significant_5pct"].astype(bool)]
+        pool = sig if len(sig) else tested
+        span = pool["indicator"].map(lambda i: _score_range(cat.get(str(i))))
+        top = pool.reindex((pool["change"].abs() / span).sort_values(ascending=False).index)
+        head = tested[(tested["by"] == "all") & tested["indicator"].isin(headline)]
+        order = {i.id: k for k, i in enumerate(cat.indicators)}
+        head = head.sort_values("indicator", key=lambda c: c.map(order))
+        out[ref] = {
+            "tested": len(tested), "significant": len(sig),
+            "raw_significant": int((tested["p_value"] < 0.05).sum()),
+            "reference_year": int(tested["reference_year"].iloc[0]),
+            "headline": [_change_row(r, cat, cb) for r in head.itertuples()],
+            "largest": [_change_row(r, cat, cb) for r in top.head(largest).itertuples()],
+            "largest_significant": bool(len(sig)),
+        }
+    return out
+
+
+def _admin_findings(tables: dict[str, pd.DataFrame]) -> dict[str, Any]:
+    """What the administrative counts say, as raw numbers: uptake over all services and per
+    audience, and the target status of every service of the catalogue."""
+    up = tables["admin_uptake"]
+    svc = up[up["level"] == "service"]
+    status = svc["target_status"].astype(str)
+    total = up[up["level"] == "all"]
+    aud = up[up["level"] == "audience"]
+    not_met = svc[status == "not met"].sort_values("gap_to_target")
+    return {
+        "services": len(svc), "reported": int((svc["status"] == "reported").sum()),
+        "uptake_all": float(total["uptake"].iloc[0]) if len(total) else None,
+        "uptake_audience": {str(r.audience): float(r.uptake) for r in aud.itertuples()},
+        "met": int((status == "met").sum()), "not_met": int((status == "not met").sum()),
+        "not_applicable": int(status.str.startswith("not applicable").sum()),
+        "online_only": int(svc["online_only"].astype(bool).sum()),
+        "no_target": int(status.str.contains("no target").sum()),
+        "no_count": int(status.str.contains("no count").sum()),
+        "with_target": int(status.isin(["met", "not met"]).sum()),
+        "furthest": [{"service": str(r.service_id), "label_en": str(r.label_en),
+                      "uptake": float(r.uptake), "target": float(r.target),
+                      "gap": float(r.gap_to_target)} for r in not_met.head(3).itertuples()],
+    }
+
+
+# ---------------------------------------------------------------------------- disclosure
+AAPOR_DISPOSITIONS = ("P", "R", "NC", "O", "UH", "UO", "NE", "e")
+FIELDWORK_FILE = "fieldwork.toml"
+
+
+def _disclosure_config(result: RunResult) -> tuple[dict[str, Any], str]:
+    """The ``[survey]``, ``[fieldwork]`` and ``[calendar]`` tables of the publication
+    configuration (``publication.toml`` of the data folder, else the package's), with
+    ``<year>/fieldwork.toml`` of the data folder replacing ``[survey]`` and ``[fieldwork]``
+    for that edition; and where the values came from."""
+    import tomllib
+
+    from barometer.publish.opendata import PublishError, load_publication
+
+    data = result.record.get("data_dir")
+    own = None if data in (None, "", "embedded synthetic data") else Path(str(data))
+    conf = dict(load_publication(own))
+    where = f"{own / 'publication.toml'}" if own and (own / "publication.toml").is_file() \
+        else "barometer/data/publication.toml"
+    year_file = result.edition.data_dir / str(result.year) / FIELDWORK_FILE
+    if year_file.is_file():
+        try:
+            extra = tomllib.loads(year_file.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise PublishError("the edition's fieldwork file is not valid TOML",
+                               where=str(year_file), value=str(exc),
+                               hint="fix the file's syntax (docs/data-folder.md)") from exc
+        conf.update({k: v for k, v in extra.items() if k in ("survey", "fieldwork")})
+        where = f"{where} and {year_file}"
+    return conf, where
+
+
+def _rates(disp: dict[str, Any], interviews: int, where: str, pop: str) -> dict[str, Any]:
+    """AAPOR outcome rates (Standard Definitions, 2023) from the final dispositions:
+
+    * RR1 = I / ((I + P) + (R + NC + O) + (UH + UO)),  RR2 = (I + P) / (same);
+    * RR3 = I / ((I + P) + (R + NC + O) + e (UH + UO)), RR4 = (I + P) / (same);
+    * COOP1 = I / ((I + P) + R + O);  REF1 = R / ((I + P) + (R + NC + O) + (UH + UO));
+    * CON1 = ((I + P) + R + O) / ((I + P) + (R + NC + O) + (UH + UO)).
+
+    I (complete interviews) is the number of interviews in the survey file."""
+    from barometer.publish.opendata import PublishError
+
+    missing = [k for k in AAPOR_DISPOSITIONS if k not in disp]
+    if missing:
+        raise PublishError(f"the call outcomes of the {pop} survey lack entries",
+                           where=f"{where} [fieldwork.{pop}]", value=missing,
+                           hint="give every AAPOR disposition: " + ", ".join(
+                               AAPOR_DISPOSITIONS) + " (docs/data-folder.md)")
+    vals = {}
+    for k in AAPOR_DISPOSITIONS:
+        v = disp[k]
+        ok = isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 and (
+            k != "e" or v <= 1) and (k == "e" or float(v).is_integer())
+        if not ok:
+            raise PublishError(f"call outcome {k} of the {pop} survey is not valid",
+                               where=f"{where} [fieldwork.{pop}]", value=v,
+                               hint="counts are whole numbers >= 0; e is a share in [0, 1]")
+        vals[k] = float(v)
+    i, p = float(interviews), vals["P"]
+    r, nc, o, uh, uo, e = (vals[k] for k in ("R", "NC", "O", "UH", "UO", "e"))
+    base = (i + p) + (r + nc + o) + (uh + uo)
+    base3 = (i + p) + (r + nc + o) + e * (uh + uo)
+    coop = (i + p) + r + o
+    return {"I": interviews, **{k: (vals[k] if k == "e" else int(vals[k]))
+                                for k in AAPOR_DISPOSITIONS},
+            "called": int(i + p + r + nc + o + uh + uo + vals["NE"]),
+            "RR1": i / base, "RR2": (i + p) / base, "RR3": i / base3, "RR4": (i + p) / base3,
+            "COOP1": i / coop, "REF1": r / base, "CON1": coop / base}
+
+
+def _demographic_questions(cb: Codebook, wording: dict[str, str]) -> list[dict[str, Any]]:
+    """The demographic and weighting variables of the codebook (calibration and domain
+    variables), with their labels, categories and the wording read out (configuration)."""
+    out = []
+    for v in cb.variables:
+        if v.role not in ("calibration", "domain"):
+            continue
+        out.append({"name": v.name, "populations": list(v.populations), "fr": v.fr,
+                    "en": v.en, "role": v.role,
+                    "categories": "; ".join(f"{c.code} « {c.fr} » ({c.en})"
+                                            for c in v.categories),
+                    "range": "" if v.categories else f"{v.min:g}–{v.max:g}"
+                    if v.min is not None and v.max is not None else "",
+                    "wording": wording.get(v.name, "")})
+    return out
+
+
+def _days(start: object, end: object) -> int | None:
+    """Days from ``start`` to ``end`` (ISO dates), ``None`` if either is missing."""
+    if not start or not end:
+        return None
+    return int((pd.Timestamp(str(end)) - pd.Timestamp(str(start))).days)
+
+
+def _disclosure(result: RunResult, pops: list[dict[str, Any]]) -> dict[str, Any]:
+    """The AAPOR items the data cannot tell and the ESS release calendar, from the
+    configuration; call outcomes turned into AAPOR rates; timeliness counted from the end
+    of fieldwork to the publication date of the calendar (not to the day of the run),
+    punctuality from the announced date to the publication date."""
+    conf, where = _disclosure_config(result)
+    survey = dict(conf.get("survey", {}))
+    fieldwork = conf.get("fieldwork", {})
+    rates = {}
+    for p in pops:
+        disp = fieldwork.get(p["name"])
+        if disp:
+            rates[p["name"]] = {**_rates(disp, int(p["n"]), where, p["name"]),
+                                "placeholder": bool(disp.get("placeholder", False)),
+                                "label": p["label"]}
+    calendar = conf.get("calendar", {})
+    releases = sorted(calendar.get("release", []), key=lambda r: int(r["year"]))
+    this = next((r for r in releases if int(r["year"]) == result.year), None)
+    end = max(p["fieldwork"]["end"] for p in pops)
+    timeliness = _days(end, this.get("published")) if this else None
+    punctuality = _days(this.get("planned"), this.get("published")) if this else None
+    lengths = survey.get("interview_length", {})
+    return {
+        "source": where, "survey": survey,
+        "survey_placeholder": bool(survey.get("placeholder", False)),
+        "interview_length": {p["name"]: lengths.get(p["name"]) for p in pops},
+        "demographic_questions": _demographic_questions(result.edition.codebook,
+                                                        survey.get("wording", {})),
+        "rates": rates,
+        "calendar": [{"year": int(r["year"]), "planned": str(r.get("planned", "")),
+                      "published": str(r.get("published", "")),
+                      "delay": _days(r.get("planned"), r.get("published"))}
+                     for r in releases],
+        "publication": {"publisher": dict(conf["publisher"]),
+                        "contact": dict(conf["contact"])},
+        "calendar_placeholder": bool(calendar.get("placeholder", False)),
+        "release": ({"planned": str(this.get("planned", "")),
+                     "published": str(this.get("published", ""))} if this else None),
+        "fieldwork_end": end, "timeliness_days": timeliness,
+        "punctuality_days": punctuality,
+    }
+
+
+def _relevance(cb: Codebook, cat: Catalogue, year: int) -> dict[str, Any]:
+    """What the indicators cover (the survey items they are computed from) and which items
+    of the questionnaire no indicator covers (so the note claims no more)."""
+    covered, uncovered = [], []
+    for pop in POPULATION_LABELS:
+        used = {i.item for i in cat.for_population(pop)}
+        for it in cb.items_for(pop, year):
+            entry = {"population": pop, "item": it.id, "en": it.en, "fr": it.fr,
+                     "group": it.group or ""}
+            (covered if it.id in used else uncovered).append(entry)
+    by_pop: dict[str, list[str]] = {}
+    for e in uncovered:
+        by_pop.setdefault(e["population"], []).append(e["item"])
+    return {"covered": covered, "uncovered": uncovered, "uncovered_by_population": by_pop}
+
+
+def _verification(record: dict[str, Any]) -> dict[str, Any] | None:
+    """The result of ``barometer verify`` on the shipped R reference cases, as recorded by
+    the run (``verification`` of the run record), or ``None`` if the run did not record it."""
+    v = record.get("verification")
+    return dict(v) if isinstance(v, dict) else None
+
+
+# ---------------------------------------------------------------------------- contents
+def _slug(text: str) -> str:
+    """A heading's anchor, as GitHub writes it: lower case, punctuation dropped (letters,
+    digits, ``_`` and ``-`` kept), spaces to hyphens."""
+    text = re.sub(r"[`*]", "", text).strip().lower()
+    text = re.sub(r"[^\w\- ]", "", text)
+    return text.replace(" ", "-")
+
+
+def headings(text: str) -> list[tuple[int, str, str]]:
+    """Every heading of a Markdown text, in order: (level, text, anchor). The anchors are
+    unique (a repeated one gets ``-1``, ``-2``... as on GitHub); the HTML page gives each
+    heading the same ``id``, so the contents' links work in both."""
+    from markdown_it import MarkdownIt
+
+    tokens = MarkdownIt("commonmark").enable("table").parse(text)
+    seen: dict[str, int] = {}
+    out = []
+    for k, tok in enumerate(tokens):
+        if tok.type != "heading_open":
+            continue
+        content = tokens[k + 1].content
+        slug = _slug(content) or "section"
+        n = seen.get(slug, 0)
+        seen[slug] = n + 1
+        out.append((int(tok.tag[1]), content, slug if n == 0 else f"{slug}-{n}"))
+    return out
+
+
+CONTENTS_MARK = "<!-- contents -->"
+
+
+def contents(text: str, deepest: int = 3) -> str:
+    """The linked table of contents of a Markdown text (headings of level 2 to
+    ``deepest``, nested), for the line ``<!-- contents -->`` of the template."""
+    lines = []
+    for level, content, slug in headings(text):
+        if 2 <= level <= deepest and slug != "contents":
+            lines.append(f"{'  ' * (level - 2)}* [{content}](#{slug})")
+    return "\n".join(lines)
+
+
+def anchor_headings(html: str, text: str) -> str:
+    """Give the headings of the HTML of ``text`` their anchors (``id``), in order."""
+    anchors = iter(headings(text))
+
+    def add(m: re.Match[str]) -> str:
+        _, _, slug = next(anchors)
+        return f'<h{m.group(1)} id="{slug}">'
+
+    return re.sub(r"<h([1-6])>", add, html)
+
+
 # ---------------------------------------------------------------------------- rendering
 def build_context(result: RunResult, folder: Path, charts: Charts | None = None
                   ) -> dict[str, Any]:
@@ -557,19 +877,58 @@ def build_context(result: RunResult, folder: Path, charts: Charts | None = None
         "catalogue_version": cat.version, "n_indicators": len(cat.indicators),
         "n_cells": len(est),
         "small_area": small_area_context(result),
+        "findings": {"headline": _headline_findings(est, cat),
+                     "changes": _changes(tables, cat, cb),
+                     "admin": _admin_findings(tables)},
+        "disclosure": _disclosure(result, pops),
+        "relevance": _relevance(cb, cat, result.year),
+        "verification": _verification(record),
+        "level": float(record["catalogue"]["rules"]["ci_level"]),
     }
 
 
-def render_note(context: dict[str, Any]) -> str:
-    """The methodology note as Markdown (template ``note.md.j2``)."""
-    text = environment().get_template("note.md.j2").render(**context)
-    return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
+def note_environment(lang: str = "en") -> Any:
+    """The templates' environment with number filters in ``lang`` (the context holds raw
+    numbers; each language's template formats them): ``pct`` (a proportion in %, without
+    the sign), ``est`` (an indicator value: ``kind`` share in %, mean score), ``points``
+    (a change: percentage points for a share), ``num``, ``count`` and ``p`` (a p-value)."""
+    env = environment()
+
+    def points(value: float, kind: str = "share") -> str:
+        return fmt_pct(value, lang=lang) if kind == "share" else fmt_num(value, lang=lang)
+
+    def p_value(value: float) -> str:
+        return ("< " + fmt_num(0.001, 3, lang)) if value < 0.001 else fmt_num(value, 3, lang)
+
+    env.filters.update(
+        pct=lambda v, digits=1: fmt_pct(v, digits, lang),
+        est=lambda v, kind="share": fmt_estimate(v, kind, lang),
+        points=points, p=p_value,
+        num=lambda v, digits=2: fmt_num(v, digits, lang),
+        count=lambda v: fmt_int(v, lang))
+    return env
+
+
+def render_note(context: dict[str, Any], template: str = "note.md.j2",
+                lang: str = "en") -> str:
+    """The methodology note as Markdown (template ``note.md.j2``), its contents list
+    (``<!-- contents -->``) linked to every section."""
+    text = note_environment(lang).get_template(template).render(**context)
+    text = re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
+    return text.replace(CONTENTS_MARK, contents(text))
+
+
+def key_findings(text: str) -> str:
+    """The *Key findings* section of a rendered note (from its heading to the next)."""
+    m = re.search(r"^## Key findings\n(.*?)(?=^## )", text, flags=re.S | re.M)
+    return m.group(1) if m else ""
 
 
 def markdown_to_html(text: str, title: str, charts: Charts | None = None) -> str:
     """A standalone HTML page from the note's Markdown (CommonMark + tables): each chart
     with its alt text, caption and data table, tables captioned, French quotations marked."""
-    body = mark_french(caption_tables(embed_charts(markdown_fragment(text), charts)))
+    body = mark_french(caption_tables(embed_charts(
+        anchor_headings(markdown_fragment(text), text), charts)))
     return reflow_tables(environment().get_template("note.html.j2").render(
         title=title, body=body))
 
@@ -589,5 +948,6 @@ def write_note_and_report(result: RunResult, folder: Path) -> None:
     write_scoreboard(result, folder, charts, context)
 
 
-__all__ = ["NOTE_STEM", "OUTPUTS", "build_context", "markdown_to_html", "render_note",
+__all__ = ["NOTE_STEM", "OUTPUTS", "anchor_headings", "build_context", "contents",
+           "headings", "key_findings", "markdown_to_html", "note_environment", "render_note",
            "write_note_and_report"]
