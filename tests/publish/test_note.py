@@ -65,7 +65,10 @@ PLACEHOLDERS = ("TODO", "TBD", "lorem", "{{", "}}", "{%", "XXX", "FIXME")
 @functools.cache
 def published_run() -> tuple[RunResult, Path]:
     """The latest edition computed once and published into a temporary ``reports/`` folder."""
+    from barometer.verify import verification_summary
+
     result = compute(RunConfig(command="barometer run"))
+    result.record["verification"] = verification_summary()  # as `barometer run` records it
     reports = Path(tempfile.mkdtemp(prefix="barometer-note-test-"))
     atexit.register(shutil.rmtree, reports, ignore_errors=True)
     folder = publish_atomically(reports / str(result.year),
@@ -133,7 +136,7 @@ def test_states_the_data_are_synthetic(note: str) -> None:
 def test_quotes_every_item_in_french_with_its_options(note: str,
                                                      run: tuple[RunResult, Path]) -> None:
     cb = run[0].edition.codebook
-    section = note[note.index("## Questionnaire"):note.index("## Sample sizes")]
+    section = note[note.index("## Annex A. The questionnaire"):note.index("## Annex B")]
     for item in cb.items:
         assert f"« {item.fr} »" in section, item.id
         assert item.en in section, item.id

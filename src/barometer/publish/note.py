@@ -415,10 +415,10 @@ def _truth(result: RunResult, est: pd.DataFrame, cat: Catalogue) -> str:
             t = t.assign(share=t["share"] / t["share"].sum())
         value = (float(t.loc[codes.isin(ind.codes), "share"].sum()) if ind.kind == "share"
                  else float((t["share"] * codes.map(ind.scores)).sum()))
-        if ind.not_asked == "zero":  # a share over everyone: those not asked count as no,
-            # so the share among those asked times the share asked (the item's eligible
-            # total over the population's, the largest eligible total of its items)
-            value *= float(t["n_eligible"].iloc[0]) / float(same["n_eligible"].max())
+        if ind.not_asked == "zero":
+            value = _over_everyone(result, ind, value, same)
+            if value is None:
+                continue
         r = est[(est["indicator"] == ind.id) & (est["by"] == "all")].iloc[0]
         if r["status"] == "suppressed":
             continue
@@ -429,6 +429,31 @@ def _truth(result: RunResult, est: pd.DataFrame, cat: Catalogue) -> str:
                      fmt_estimate(value, k), "yes" if inside else "no"])
     return md_table(["Indicator", "Estimate", "Interval", "True value", "Covered"], rows,
                     "lrrrl")
+
+
+def _over_everyone(result: RunResult, ind: Any, value: float, truth: pd.DataFrame
+                   ) -> float | None:
+    """The true value of a share over everyone of an item asked of some (``not_asked =
+    "zero"``), from its share among the valid answers of those asked. With N the
+    population (its calibration total: the synthetic margins are those of the true
+    population), V the valid answers of the item (``n_eligible``) and A those asked
+    (the filter item's share of the filter codes times its valid answers), those not asked
+    count as "no" and the nonresponse A - V is left out, as the estimator does:
+    value x V / (N - (A - V)). ``None`` when the filter is not on an item."""
+    cb = result.edition.codebook
+    f = cb.item(ind.population, ind.item).filter
+    margins = result.edition.margins[ind.population]
+    total = margins.employees_total if ind.basis == "employees" else margins.total
+    if f is None or f.source != "item" or not total:
+        return value if f is None else None
+    parent = truth[truth["item"] == f.name]
+    item = truth[truth["item"] == ind.item]
+    if parent.empty or item.empty:
+        return None
+    valid = float(item["n_eligible"].iloc[0])
+    asked = float(parent.loc[parent["code"].astype(int).isin(f.codes), "share"].sum()) \
+        * float(parent["n_eligible"].iloc[0])
+    return value * valid / (float(total) - (asked - valid))
 
 
 def _drivers(result: RunResult, tables: dict[str, pd.DataFrame], cat: Catalogue
