@@ -243,7 +243,7 @@ def test_response_rates_follow_the_aapor_formulas(note: str, run: tuple[RunResul
         i = len(getattr(run[0].edition, pop))
         base = i + d["P"] + d["R"] + d["NC"] + d["O"] + d["UH"] + d["UO"]
         base3 = i + d["P"] + d["R"] + d["NC"] + d["O"] + d["e"] * (d["UH"] + d["UO"])
-        row = rows[label]
+        row = rows[f"{label} survey"]
         assert row[2] == f"{i:,}"
         assert row[11] == pct(i / base)  # RR1
         assert row[12] == pct((i + d["P"]) / base)  # RR2
