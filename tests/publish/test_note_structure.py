@@ -381,3 +381,25 @@ def test_truth_table_covers_every_published_share_including_online_all(
         / (population - (asked - valid))
     row = rows[ids.index("online_all")]
     assert f"| {pct(value)} % |" in row
+
+
+def test_a_configuration_without_disclosure_tables_is_said_so(
+        run: tuple[RunResult, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real edition's publication.toml without [survey], [fieldwork] and [calendar]: the
+    note says what is missing instead of printing the synthetic placeholders."""
+    from test_note import _charts
+
+    import barometer.publish.note as note_module
+
+    conf, _ = _disclosure_config(run[0])
+    bare = {k: v for k, v in conf.items() if k not in ("survey", "fieldwork", "calendar")}
+    monkeypatch.setattr(note_module, "_disclosure_config", lambda result: (bare, "mine.toml"))
+    text = note_module.render_note(note_module.build_context(run[0], tmp_path, _charts()))
+    sponsor = section(text, "Sponsor, funding and contact")
+    assert "**Sponsor**: not given in the configuration" in sponsor
+    assert "placeholder" not in sponsor
+    assert "no response rate can be given" in " ".join(
+        section(text, "Call outcomes and response rates").split())
+    timeliness = " ".join(section(text, "Timeliness and punctuality").split())
+    assert "timeliness cannot be counted" in timeliness
+    assert "none given" in timeliness

@@ -613,7 +613,8 @@ def _changes(tables: dict[str, pd.DataFrame], cat: Catalogue, cb: Codebook,
     return out
 
 
-def _admin_findings(tables: dict[str, pd.DataFrame]) -> dict[str, Any]:
+def _admin_findings(tables: dict[str, pd.DataFrame], services: pd.DataFrame
+                    ) -> dict[str, Any]:
     """What the administrative counts say, as raw numbers: uptake over all services and per
     audience, and the target status of every service of the catalogue."""
     up = tables["admin_uptake"]
@@ -622,6 +623,8 @@ def _admin_findings(tables: dict[str, pd.DataFrame]) -> dict[str, Any]:
     total = up[up["level"] == "all"]
     aud = up[up["level"] == "audience"]
     not_met = svc[status == "not met"].sort_values("gap_to_target")
+    french = dict(zip(services["service_id"], services.get("label_fr", services["label_en"]),
+                      strict=True))
     return {
         "services": len(svc), "reported": int((svc["status"] == "reported").sum()),
         "uptake_all": float(total["uptake"].iloc[0]) if len(total) else None,
@@ -633,6 +636,7 @@ def _admin_findings(tables: dict[str, pd.DataFrame]) -> dict[str, Any]:
         "no_count": int(status.str.contains("no count").sum()),
         "with_target": int(status.isin(["met", "not met"]).sum()),
         "furthest": [{"service": str(r.service_id), "label_en": str(r.label_en),
+                      "label_fr": str(french.get(r.service_id, r.label_en)),
                       "uptake": float(r.uptake), "target": float(r.target),
                       "gap": float(r.gap_to_target)} for r in not_met.head(3).itertuples()],
     }
@@ -904,7 +908,7 @@ def build_context(result: RunResult, folder: Path, charts: Charts | None = None
         "small_area": small_area_context(result),
         "findings": {"headline": _headline_findings(est, cat),
                      "changes": _changes(tables, cat, cb),
-                     "admin": _admin_findings(tables)},
+                     "admin": _admin_findings(tables, result.edition.services)},
         "disclosure": _disclosure(result, pops),
         "relevance": _relevance(cb, cat, result.year),
         "verification": _verification(record),
