@@ -104,6 +104,13 @@ class Domains:
             return np.array([np.sum(values, where=self.inside)])
         return np.bincount(self.ext, weights=values, minlength=self.k + 1)[: self.k]
 
+    def dot(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Per-domain sums of ``a * b`` (a single domain holding every row: one ``np.dot``,
+        with no n-row product in memory)."""
+        if self.k == 1 and self.all_inside:
+            return np.array([np.dot(a, b)])
+        return self.sums(a * b)
+
     def _weights(self) -> np.ndarray:
         assert self.weights is not None
         return self.weights
@@ -125,37 +132,52 @@ class Domains:
     @cached_property
     def sum_w2(self) -> np.ndarray:
         w = self._weights()
-        return self.sums(w * w)
+        return self.dot(w, w)
 
     @cached_property
     def rows(self) -> np.ndarray:
         """The rows in a domain, in order."""
         return np.flatnonzero(self.inside)
 
-    @cached_property
-    def indicator(self) -> sparse.csc_matrix:
-        """The k x n domain indicator of the rows in a domain (for replicate weights).
-
-        Column-compressed, one entry per row in a domain (its entries are ``rows`` in
-        order): the product with an n x R weight matrix then reads the matrix once, row
-        after row (adding the rows in the same order as the row-compressed product)."""
-        rows = self.rows
+    def replicate_products(self, w: np.ndarray, values: Sequence[np.ndarray]
+                           ) -> list[np.ndarray]:
+        """Per-domain sums of the weight matrix ``w`` (n x R) weighted by each of ``values``
+        (a k x R matrix each: sum_i 1{i in d} v_i w_ir), with the sums of ``w`` itself (kept,
+        see :meth:`replicate_sums`) when not yet known: all of them from ONE sparse product
+        S @ w, S the (m k) x n stacked domain indicator holding [1, v_1, ..., v_m] in rows
+        j k + d. S is column-compressed with m entries per row of the data, so the product
+        reads each row of ``w`` once (and adds the rows in order, as separate products
+        would): ``w`` is read once for every variable and the denominators, never copied."""
+        hit = self._replicate_sums
+        need_sums = hit is None or hit[0] is not w
+        cols: list[np.ndarray | None] = ([None] if need_sums else []) + list(values)
+        m, k, rows = len(cols), self.k, self.rows
+        if m == 0:
+            return []
+        codes = self.codes[rows]
+        data = np.empty((rows.size, m))
+        index = np.empty((rows.size, m), dtype=np.intp)
+        for j, v in enumerate(cols):
+            data[:, j] = 1.0 if v is None else v[rows]
+            index[:, j] = codes + j * k
         indptr = np.zeros(self.codes.size + 1, dtype=np.intp)
         np.cumsum(self.inside, out=indptr[1:])
-        return sparse.csc_matrix((np.ones(rows.size), self.codes[rows], indptr),
-                                 shape=(self.k, self.codes.size))
-
-    def weighted_indicator(self, values: np.ndarray) -> sparse.csc_matrix:
-        """The domain indicator holding ``values`` (n,) in place of the ones."""
-        ind = self.indicator
-        return sparse.csc_matrix((values[self.rows], ind.indices, ind.indptr),
-                                 shape=ind.shape)
+        indptr *= m
+        stacked = sparse.csc_matrix((data.ravel(), index.ravel(), indptr),
+                                    shape=(m * k, self.codes.size))
+        out = np.asarray(stacked @ w).reshape(m, k, -1)
+        if need_sums:
+            self._replicate_sums = (w, out[0])
+            return list(out[1:])
+        return list(out)
 
     def replicate_sums(self, w: np.ndarray) -> np.ndarray:
         """Sums of the weight matrix ``w`` (n x R) per domain (k x R), kept for ``w``."""
         hit = self._replicate_sums
         if hit is None or hit[0] is not w:
-            hit = self._replicate_sums = (w, np.asarray(self.indicator @ w))
+            self.replicate_products(w, [])
+            hit = self._replicate_sums
+        assert hit is not None
         return hit[1]
 
     def degf(self, design: Design) -> np.ndarray:
@@ -375,8 +397,10 @@ class Linear:
     x: np.ndarray | None
     dom: Domains
 
-    def point(self, w: np.ndarray) -> np.ndarray:
-        """Estimates (k,) for weights (n,), or (k, R) for a weight matrix (n, R)."""
+    def point(self, w: np.ndarray, numerator: np.ndarray | None = None) -> np.ndarray:
+        """Estimates (k,) for weights (n,), or (k, R) for a weight matrix (n, R);
+        ``numerator``: the domain sums of w y for the weight matrix, when already computed
+        (:meth:`Domains.replicate_products` for several variables at once)."""
         dom = self.dom
         if self.kind == "var":
             return self._variance(w)
@@ -387,15 +411,17 @@ class Linear:
             td = dom.sums(w * self.x) if self.kind == "ratio" else dom.sums(w)
             with np.errstate(invalid="ignore", divide="ignore"):
                 return ty / td
-        # replicate weights: the domain sums of every column are one sparse product
-        # (k x n domain indicator holding y) @ (n x R); the sums of weights are kept
-        ty = np.asarray(dom.weighted_indicator(self.y) @ w)
-        if self.kind == "total":
-            return ty
+        # replicate weights: the domain sums of every column (and of the weights, kept)
+        # are one sparse product (stacked domain indicator holding y, x, 1) @ (n x R)
         if self.kind == "ratio":
             assert self.x is not None
-            td = np.asarray(dom.weighted_indicator(self.x) @ w)
+            ty, td = dom.replicate_products(w, [self.y, self.x])
         else:
+            if numerator is None:
+                numerator = dom.replicate_products(w, [self.y])[0]
+            ty = numerator
+            if self.kind == "total":
+                return ty
             td = dom.replicate_sums(w)
         with np.errstate(invalid="ignore", divide="ignore"):
             return ty / td
@@ -411,9 +437,8 @@ class Linear:
         if w.ndim == 1:
             s0, s1, s2 = dom.sums(w), dom.sums(w * v), dom.sums(w * v * v)
         else:
+            s1, s2 = dom.replicate_products(w, [v, v * v])
             s0 = dom.replicate_sums(w)
-            s1 = np.asarray(dom.weighted_indicator(v) @ w)
-            s2 = np.asarray(dom.weighted_indicator(v * v) @ w)
         n = dom.n.astype(float)
         with np.errstate(invalid="ignore", divide="ignore"):
             factor = n / (n - 1)
@@ -460,8 +485,7 @@ class Linear:
         with np.errstate(invalid="ignore", divide="ignore"):
             mean = est / sw if self.kind == "total" else est
             delta = mean - c0
-            np.multiply(wv, v, out=v)
-            ssq = dom.sums(v) - delta * delta * sw
+            ssq = dom.dot(wv, v) - delta * delta * sw
             index = dom.index if own else None
             if self.kind == "total":  # z = w y = w (y - c) + c w
                 infl = Influence.compact(wv, dom.codes, dom.k, offset=np.full(dom.k, -c0),

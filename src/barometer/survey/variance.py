@@ -201,13 +201,13 @@ def stage_variance(stages: tuple[Stage, ...], influence: Influence, lonely: Lone
     """The multistage variance of the module docstring for given influence values."""
     k = influence.k
     out = np.zeros((k, k)) if full else np.zeros(k)
-    multiplier = np.ones(stages[0].strata.size)
+    multiplier: np.ndarray | None = None  # first stage: 1 (no n-row array of ones)
     for s, stage in enumerate(stages):
         if s > 0:
             prev = stages[s - 1]
             if not stages[0].has_fpc:
                 break  # with-replacement first stage: ultimate clusters only (R's svyrecvar)
-            multiplier = multiplier * prev.fraction
+            multiplier = prev.fraction if multiplier is None else multiplier * prev.fraction
             if not (multiplier > 0).any():
                 break
         if s == 0 and pps is PPS.OVERTON:
@@ -252,7 +252,7 @@ def _overton_stage(stage: Stage, influence: Influence, full: bool) -> np.ndarray
         - np.einsum("hj,hj,h->j", ssum, ssum, off)
 
 
-def _one_stage(stage: Stage, multiplier: np.ndarray, influence: Influence, lonely: LonelyPSU,
+def _one_stage(stage: Stage, multiplier: np.ndarray | None, influence: Influence, lonely: LonelyPSU,
                s: int, full: bool, group: np.ndarray | None, domains: bool = True
                ) -> np.ndarray:
     """One stage's term; ``group`` gives each row's earlier-stage cluster (the unit within
@@ -275,7 +275,7 @@ def _one_stage(stage: Stage, multiplier: np.ndarray, influence: Influence, lonel
     n_h = stage.n_sampled[first]
     popsize = stage.popsize[first]
     f = np.where(np.isfinite(popsize), 1.0 - n_h / popsize, 1.0)
-    mult = multiplier[first]
+    mult = np.ones(first.size) if multiplier is None else multiplier[first]
     n_strata = int(stratum.max()) + 1
     sums = np.zeros((n_strata, totals.shape[1]))
     np.add.at(sums, stratum, totals)
