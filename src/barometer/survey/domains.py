@@ -104,12 +104,25 @@ class Domains:
             return np.array([np.sum(values, where=self.inside)])
         return np.bincount(self.ext, weights=values, minlength=self.k + 1)[: self.k]
 
-    def dot(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """Per-domain sums of ``a * b`` (a single domain holding every row: one ``np.dot``,
-        with no n-row product in memory)."""
-        if self.k == 1 and self.all_inside:
+    def dot(self, a: np.ndarray, b: np.ndarray, shift: float = 0.0) -> np.ndarray:
+        """Per-domain sums of a_i (b_i - shift), without an n-row product in memory: one
+        ``np.dot`` for a single domain holding every row (and no shift), else blocks of
+        rows whose sums are added (values of rows out of every domain are ignored)."""
+        k, n = self.k, a.size
+        if k == 1 and self.all_inside and not shift:
             return np.array([np.dot(a, b)])
-        return self.sums(a * b)
+        out = np.zeros(k)
+        block = 1 << 16
+        for start in range(0, n, block):
+            part = slice(start, start + block)
+            values = b[part] - shift if shift else b[part].copy()
+            values *= a[part]
+            if k == 1:
+                out[0] += np.sum(values) if self.all_inside else \
+                    np.sum(values, where=self.inside[part])
+            else:
+                out += np.bincount(self.ext[part], weights=values, minlength=k + 1)[:k]
+        return out
 
     def _weights(self) -> np.ndarray:
         assert self.weights is not None
@@ -468,8 +481,8 @@ class Linear:
         if self.kind == "ratio":
             return self._fit_ratio(w, sw, est, own)
         c0 = dom.centre(self.y)
-        v = self.y - c0
-        wv = w * v
+        wv = self.y - c0  # the only n-row array made here: w (y - c)
+        wv *= w
         totals = None
         if est is None:
             if stage is not None and own:
@@ -485,7 +498,7 @@ class Linear:
         with np.errstate(invalid="ignore", divide="ignore"):
             mean = est / sw if self.kind == "total" else est
             delta = mean - c0
-            ssq = dom.dot(wv, v) - delta * delta * sw
+            ssq = dom.dot(wv, self.y, c0) - delta * delta * sw
             index = dom.index if own else None
             if self.kind == "total":  # z = w y = w (y - c) + c w
                 infl = Influence.compact(wv, dom.codes, dom.k, offset=np.full(dom.k, -c0),
