@@ -127,3 +127,22 @@ def test_several_variables_in_one_replicate_product_equal_one_at_a_time(stat: st
     one = estimate(rep2.with_weights(rep2.weights, "fresh"), stat, "y", by="domain")
     pd.testing.assert_frame_equal(both.iloc[:4].reset_index(drop=True), one.to_frame(),
                                   rtol=1e-13)
+
+
+def test_supplied_replicate_weights_are_held_once_row_major() -> None:
+    df = _sample()
+    rng = np.random.default_rng(1)
+    for j in range(12):
+        df[f"rw{j}"] = df["w"] * rng.uniform(0.5, 1.5, len(df))
+    d = Design.from_replicates(df, repweights="rw", weights="w", type="bootstrap")
+    w = d.replicates.weights
+    assert w.flags.c_contiguous and w.shape == (len(df), 12)
+    np.testing.assert_array_equal(w, df[[f"rw{j}" for j in range(12)]].to_numpy())
+    assert not any(str(c).startswith("rw") for c in d.columns)  # not kept twice
+    assert "y" in d.columns
+    e = estimate(d, "mean", ["y", "z"], by="domain").to_frame()
+    reps = np.array([[np.average(df["y"][df["domain"] == k], weights=w[df["domain"] == k, r])
+                      for r in range(12)] for k in range(4)])
+    dev = reps - reps.mean(axis=1, keepdims=True)
+    np.testing.assert_allclose(e["se"].to_numpy()[:4], np.sqrt((dev**2).sum(axis=1) / 11),
+                               rtol=1e-10)

@@ -395,6 +395,8 @@ class Design:
           ``fpc=`` (a correction per replicate) is ``rscales`` multiplied by it.
 
         Degrees of freedom: the rank of the replicate-weight matrix - 1 (R's ``degf``).
+        The replicate weights are held once, as a row-major n x R matrix
+        (``design.replicates.weights``); the design's data keep the other columns only.
         Weighting steps (``calibrate``, ``trim``...) are re-applied to every replicate.
         """
         data = data.reset_index(drop=True)
@@ -424,9 +426,14 @@ class Design:
         if weights in cols:
             raise DesignError(f"the full-sample weight {weights!r} is among the replicate "
                               "weights", where=source, hint="give another prefix or list")
-        numeric = all(data[c].dtype.kind in "iuf" for c in cols)
-        rep = data[cols].to_numpy(dtype=float, copy=True) if numeric else np.column_stack(
-            [pd.to_numeric(data[c], errors="coerce").to_numpy(float) for c in cols])
+        # the n x R matrix, row-major (the sparse products read it row after row; a
+        # column-major matrix would be copied by every product), filled column by column
+        # from the frame: the one copy of the replicate weights the design holds
+        rep = np.empty((n, len(cols)))
+        for j, c in enumerate(cols):
+            col = data[c]
+            rep[:, j] = col.to_numpy(dtype=float) if col.dtype.kind in "iuf" else \
+                pd.to_numeric(col, errors="coerce").to_numpy(float)
         if not (np.isfinite(rep).all() and rep.min() >= 0):  # one pass each when valid
             bad = ~np.isfinite(rep) | (rep < 0)
             row, j = (int(i) for i in np.argwhere(bad)[0])
@@ -463,8 +470,10 @@ class Design:
         spec = DesignSpec(weights=weights, repweights=tuple(cols))
         note = (f"replicates: {type} x{n_rep} supplied (scale {scale_v:.6g}"
                 + (f", rho {rho}" if type == "Fay" else "") + (", mse" if mse else "") + ")")
-        return cls(_frame=data, weights=w, stages=(stage,), spec=spec, replicates=reps,
-                   history=(f"design: {spec.describe()}", note))
+        # the design's frame keeps the other columns only: the replicate weights live in
+        # the matrix, so a caller who drops their frame frees its replicate columns
+        return cls(_frame=data.drop(columns=cols), weights=w, stages=(stage,), spec=spec,
+                   replicates=reps, history=(f"design: {spec.describe()}", note))
 
     # ------------------------------------------------------------------ properties
     @property
