@@ -229,6 +229,16 @@ def numeric_column(design: Design, name: str) -> np.ndarray:
     return col.to_numpy(dtype=float, na_value=np.nan)
 
 
+def column_has_nan(design: Design, name: str, values: np.ndarray) -> bool:
+    """:func:`has_nan` of the design's column ``name`` (its ``values``), kept in the cache:
+    the design's data never change, so each column is scanned once."""
+    key = ("has_nan", name)
+    hit = design.cache.get(key)
+    if hit is None:
+        hit = design.cache[key] = has_nan(values)
+    return bool(hit)
+
+
 def has_nan(values: np.ndarray) -> bool:
     """Whether a float array has a NaN: its minimum propagates NaN (one pass, no mask)."""
     return bool(values.size) and bool(np.isnan(values.min()))
@@ -347,6 +357,8 @@ def domains(design: Design, valid: np.ndarray | None, by: By) -> Domains:
         codes = np.broadcast_to(np.intp(0), (design.n,)) if all_valid \
             else np.where(valid, 0, -1)
         dom = Domains(codes, [None], None, design.weights, design.stages[0])
+        if all_valid:  # known without a pass over the rows
+            dom.__dict__["all_inside"] = True
     else:
         codes_all, uniques, level_n = (factor_codes(design, by) if isinstance(by, str)
                                        else combined_codes(design, by))

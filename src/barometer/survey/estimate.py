@@ -49,6 +49,7 @@ from barometer.survey.domains import (
     Domains,
     Linear,
     by_name,
+    column_has_nan,
     design_effects,
     domains,
     has_nan,
@@ -153,8 +154,10 @@ def estimate(
         xv = numeric_column(design, x) if x is not None else None
         if xv is not None and stat != "ratio":
             raise EstimationError("x is only used by stat='ratio'", value=x)
+        nan = column_has_nan(design, yname, yv) or (
+            xv is not None and column_has_nan(design, str(x), xv))
         table, block = _linear_estimates(design, stat, yv, xv, yname, None, by, ci or "wald",
-                                         ci_level, df, subset, numerators.get(yname))
+                                         ci_level, df, subset, numerators.get(yname), nan)
         if stat == "ratio":
             _zero_denominators(table, yname, x, by)
         tables.append(table)
@@ -190,7 +193,7 @@ def _replicate_numerators(design: Design, stat: str, ys: list[str], x: str | Non
         if not (pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col)):
             return {}
         v = numeric_column(design, yname)
-        if has_nan(v):
+        if column_has_nan(design, yname, v):
             return {}
         values[yname] = v
     dom = domains(design, None, by)
@@ -280,15 +283,18 @@ def _text(v: object) -> str:
 def _linear_estimates(design: Design, stat: str, y: np.ndarray, x: np.ndarray | None,
                       yname: str, level: object, by: str | Sequence[str] | None, ci: str,
                       ci_level: float, df: str | float, subset: np.ndarray | None = None,
-                      rep_numerator: np.ndarray | None = None
+                      rep_numerator: np.ndarray | None = None, nan: bool | None = None
                       ) -> tuple[pd.DataFrame, _Block]:
+    """One table of estimates; ``nan``: whether ``y`` or ``x`` has a missing value, when
+    already known (None: checked here)."""
     w = design.weights
     positive = design.cache.get("positive")
     if positive is None:
         positive = design.cache["positive"] = bool((w > 0).all())
     valid: np.ndarray | None = None  # None: every row
-    if (not positive or has_nan(y) or (x is not None and has_nan(x))
-            or subset is not None):
+    if nan is None:
+        nan = has_nan(y) or (x is not None and has_nan(x))
+    if not positive or nan or subset is not None:
         valid = ~np.isnan(y) & (w > 0)
         if x is not None:
             valid &= ~np.isnan(x)
