@@ -124,6 +124,32 @@ class Domains:
                 out += np.bincount(self.ext[part], weights=values, minlength=k + 1)[:k]
         return out
 
+    def centred_sums(self, y: np.ndarray, c: float, n_clusters: int
+                     ) -> tuple[np.ndarray, np.ndarray]:
+        """For the domains' own weights w and the first stage: the cluster x domain totals
+        of w_i (y_i - c) (n_clusters x k) and the per-domain sums of w_i (y_i - c)^2, in one
+        pass over blocks of rows (the combined cluster x domain index of ``clusters``), with
+        no n-row array (values of rows out of every domain are ignored)."""
+        _ = self.clusters  # the combined index and the weights' totals
+        idx, width = self.index[0]  # type: ignore[misc]
+        w = self._weights()
+        k, size = self.k, n_clusters * width
+        totals = np.zeros(size)
+        ssq = np.zeros(k)
+        block = 1 << 18
+        for start in range(0, y.size, block):
+            part = slice(start, start + block)
+            t = y[part] - c
+            wt = t * w[part]
+            totals += np.bincount(idx[part], weights=wt, minlength=size)
+            wt *= t
+            if k == 1:
+                ssq[0] += np.sum(wt) if self.all_inside else \
+                    np.sum(wt, where=self.inside[part])
+            else:
+                ssq += np.bincount(self.ext[part], weights=wt, minlength=k + 1)[:k]
+        return totals.reshape(n_clusters, width)[:, :k], ssq
+
     def _weights(self) -> np.ndarray:
         assert self.weights is not None
         return self.weights
@@ -493,31 +519,48 @@ class Linear:
         if self.kind == "ratio":
             return self._fit_ratio(w, sw, est, own)
         c0 = dom.centre(self.y)
-        wv = self.y - c0  # the only n-row array made here: w (y - c)
-        wv *= w
+        y = self.y
         totals = None
+        if est is None and stage is not None and own:
+            # one pass in blocks of rows: the cluster x domain totals of w (y - c) and the
+            # sums of w (y - c)^2, with no n-row array; the influence values themselves are
+            # made only if a later stage or a weighting step asks for them
+            cluster_totals, ssq_c = dom.centred_sums(y, c0, stage.n_clusters)
+            totals = {0: cluster_totals}
+            tv = cluster_totals.sum(axis=0)
+            values = None
+
+            def lazy() -> np.ndarray:
+                wv = y - c0
+                wv *= w
+                return wv
+        else:
+            values = y - c0  # the only n-row array made here: w (y - c)
+            values *= w
+            lazy = None  # type: ignore[assignment]
+            if est is None:
+                tv = dom.sums(values)
+            ssq_c = None
         if est is None:
-            if stage is not None and own:
-                a = Influence.compact(wv, dom.codes, dom.k, index=dom.index)
-                totals = {0: a.group_totals(stage.clusters, stage.n_clusters, key=0)}
-                tv = totals[0].sum(axis=0)
-            else:
-                tv = dom.sums(wv)
             with np.errstate(invalid="ignore", divide="ignore"):
                 # a total as the plain sum of w y (R's colSums): exact, e.g. 0 for a domain
                 # of zeros, where tv + c0 sum(w) would leave a rounding residue
-                est = dom.sums(w * self.y) if self.kind == "total" else c0 + tv / sw
+                est = dom.sums(w * y) if self.kind == "total" else c0 + tv / sw
         with np.errstate(invalid="ignore", divide="ignore"):
             mean = est / sw if self.kind == "total" else est
             delta = mean - c0
-            ssq = dom.dot(wv, self.y, c0) - delta * delta * sw
+            if ssq_c is None:
+                assert values is not None
+                ssq_c = dom.dot(values, y, c0)
+            ssq = ssq_c - delta * delta * sw
             index = dom.index if own else None
             if self.kind == "total":  # z = w y = w (y - c) + c w
-                infl = Influence.compact(wv, dom.codes, dom.k, offset=np.full(dom.k, -c0),
-                                         base=w, index=index, totals=totals)
+                infl = Influence.compact(values, dom.codes, dom.k, offset=np.full(dom.k, -c0),
+                                         base=w, index=index, totals=totals, lazy=lazy)
             else:
-                infl = Influence.compact(wv, dom.codes, dom.k, offset=delta, base=w,
-                                         scale=1.0 / sw, index=index, totals=totals)
+                infl = Influence.compact(values, dom.codes, dom.k, offset=delta, base=w,
+                                         scale=1.0 / sw, index=index, totals=totals,
+                                         lazy=lazy)
         return est, infl, ssq
 
     def _fit_ratio(self, w: np.ndarray, sw: np.ndarray, est: np.ndarray | None, own: bool
