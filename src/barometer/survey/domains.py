@@ -136,7 +136,7 @@ class Domains:
         k, size = self.k, n_clusters * width
         totals = np.zeros(size)
         ssq = np.zeros(k)
-        block = 1 << 18
+        block = 1 << 16
         for start in range(0, y.size, block):
             part = slice(start, start + block)
             t = y[part] - c
