@@ -410,6 +410,8 @@ def domains(design: Design, valid: np.ndarray | None, by: By) -> Domains:
             codes = remap[cand + 1]
         dom = Domains(codes, labels, by_name(by), design.weights, design.stages[0],
                       n=level_n[present[order]])
+        if int(level_n.sum()) == design.n:  # every row in a domain: known without a pass
+            dom.__dict__["all_inside"] = True
     if design.spec.pps is PPS.OVERTON:
         dom.overton_rows = design.n
     if len(design.cache) > 64:  # bound the memory kept by a long-lived design
