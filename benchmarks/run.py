@@ -8,10 +8,20 @@ weights, a 20-level domain, a 0-10 score, a 0/1 flag, four calibration variables
   W2 raking: design + raking to the four margins, tolerance 1e-8, on --rows rows.
   W3 replicates: design + 200 Rao-Wu bootstrap replicates + raking of every replicate, then
      the means by domain with replicate SEs, on --small rows (default 100,000).
+  W1L W1 on --large rows (default 10,000,000; barometer and the floor only), with the
+     peak memory beside the size of the data in memory.
   W4 annual run: ``barometer run`` on the shipped latest year with bootstrap variance
      (500 replicates), methodology note and report included (whole command, wall time).
-  floor: one vectorised np.bincount pass computing W1's sums (PSU x domain totals of w y
-     and w for each variable).
+  floor: W1's numbers (means and Taylor SEs, overall and by domain) in plain numpy: one
+     np.bincount pass per variable for the PSU x domain totals of w y (and one for w), then
+     the stratified with-replacement variance of the PSU totals of the influence values.
+     It skips what a general engine must do (coding arbitrary ids, checking nesting,
+     missing values, lonely PSUs, design effects, intervals, degrees of freedom).
+
+W3 also times its replicate estimation step alone (the means of both variables by domain on
+the raked replicate design, one call per tool), for barometer both with the design degrees
+of freedom of every domain (the rank of its replicate weights, its default) and with
+df='inf' (estimates and SEs only, as svy's step).
 
 Each tool runs each workload in its own process on the same data (a Parquet file for the
 Python tools, a CSV file for R): the time is the median of --repeat runs of the compute
@@ -20,13 +30,15 @@ resident set size of the process during the compute (Linux VmHWM, reset after lo
 Estimates and SEs are compared across tools (for the bootstrap only loosely: the random
 draws differ). No timing assertions.
 
-Usage: python benchmarks/run.py [--rows N] [--small N] [--repeat 3] [--only W1,W2,W3,W4]
-                                [--tools barometer,svy,R] [--timeout 900]
+Usage: python benchmarks/run.py [--rows N] [--small N] [--large N] [--repeat 3]
+                                [--only W1,W2,W3,W1L,W4] [--tools barometer,svy,R]
+                                [--timeout 900]
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import shutil
@@ -48,6 +60,7 @@ REPLICATES = 200
 SEED = 3
 TOL = 1e-8
 TOOLS = {"barometer": "barometer", "svy": "svy", "R": "R survey", "floor": "floor"}
+DATA_OF = {"W3": "small", "W1L": "large"}  # the data of each workload (default: "big")
 
 
 def make_data(rows: int, seed: int = 1) -> pd.DataFrame:
@@ -116,28 +129,64 @@ def barometer_w2(data: pd.DataFrame, m: dict) -> pd.DataFrame:
     return _weight_sums(data["domain"].to_numpy(), raked.weights, data["score"].to_numpy())
 
 
-def barometer_w3(data: pd.DataFrame, m: dict) -> pd.DataFrame:
-    from barometer import Design, calibrate, mean, with_replicates
+def barometer_w3(data: pd.DataFrame, m: dict) -> tuple[pd.DataFrame, dict[str, float]]:
+    from barometer import Design, calibrate, estimate, with_replicates
 
     d = Design.from_frame(data, ids="psu", strata="stratum", weights="w")
     rep = with_replicates(d, "bootstrap", replicates=REPLICATES, seed=SEED)
     rep = calibrate(rep, categorical=m, method="raking", tol=TOL)
-    rows = []
-    for y in VARIABLES:
-        t = mean(rep, y, by="domain").table
-        rows += list(zip([y] * len(t), t["domain"], t["estimate"], t["se"], strict=True))
-    return _tidy(rows)
+    # the replicate step alone, on designs with nothing cached: estimates and SEs only ...
+    fresh = rep.with_weights(rep.weights, "benchmark: the same design, nothing cached")
+    t0 = time.perf_counter()
+    estimate(fresh, "mean", list(VARIABLES), by="domain", df="inf")
+    t1 = time.perf_counter()
+    # ... and with the degrees of freedom of every domain (ranks of its replicate weights)
+    t = estimate(rep, "mean", list(VARIABLES), by="domain").table
+    t2 = time.perf_counter()
+    rows = list(zip(t["variable"], t["domain"], t["estimate"], t["se"], strict=True))
+    return _tidy(rows), {"step": t2 - t1, "step_no_df": t1 - t0}
+
+
+def _unlocked(a: np.ndarray) -> np.ndarray:
+    """A copy-on-write column as a writeable view (np.bincount copies read-only arrays)."""
+    if not a.flags.writeable:
+        a = a.view()
+        a.flags.writeable = True
+    return a
 
 
 def floor_w1(data: pd.DataFrame, m: dict) -> pd.DataFrame:
-    psu = data["psu"].to_numpy()
+    """W1's means and Taylor SEs in plain numpy, knowing the data: PSUs coded 0..P-1,
+    domains 0..D-1, strata 0..H-1, no missing values (see the module docstring)."""
+    psu = _unlocked(data["psu"].to_numpy())
     dom = data["domain"].to_numpy()
-    w = data["w"].to_numpy()
+    w = _unlocked(data["w"].to_numpy())
+    n_psu, n_dom = int(psu.max()) + 1, int(dom.max()) + 1
+    stratum = np.zeros(n_psu, dtype=np.intp)
+    stratum[psu] = data["stratum"].to_numpy()  # the PSUs' strata
+    n_h = np.bincount(stratum)
+    cell = psu * n_dom
+    cell += dom
+    tw = np.bincount(cell, weights=w, minlength=n_psu * n_dom).reshape(n_psu, n_dom)
+
+    def taylor_se(z: np.ndarray) -> np.ndarray:  # PSU totals (P x k) -> SEs (k,)
+        zbar = np.zeros((n_h.size, z.shape[1]))
+        np.add.at(zbar, stratum, z)
+        dev = z - (zbar / n_h[:, None])[stratum]
+        return np.sqrt(((n_h / (n_h - 1))[stratum][:, None] * dev * dev).sum(axis=0))
+
+    rows = []
     for y in VARIABLES:
-        v = data[y].to_numpy()
-        np.bincount(psu * 21 + dom, weights=w * v, minlength=2000 * 21)
-        np.bincount(psu * 21 + dom, weights=w, minlength=2000 * 21)
-    return _tidy([])
+        ty = np.bincount(cell, weights=w * data[y].to_numpy(),
+                         minlength=n_psu * n_dom).reshape(n_psu, n_dom)
+        for t_y, t_w, labels in ((ty.sum(axis=1, keepdims=True),
+                                  tw.sum(axis=1, keepdims=True), ["all"]),
+                                 (ty, tw, list(range(n_dom)))):
+            big_w = t_w.sum(axis=0)
+            est = t_y.sum(axis=0) / big_w
+            se = taylor_se((t_y - est * t_w) / big_w)
+            rows += [(y, lab, e, s) for lab, e, s in zip(labels, est, se, strict=True)]
+    return _tidy(rows)
 
 
 # ------------------------------------------------------------------------------------ svy
@@ -166,18 +215,20 @@ def svy_w2(data: object, m: dict) -> pd.DataFrame:
                         out["score"].to_numpy())
 
 
-def svy_w3(data: object, m: dict) -> pd.DataFrame:
+def svy_w3(data: object, m: dict) -> tuple[pd.DataFrame, dict[str, float]]:
     import svy
 
     s = svy.Sample(data, svy.Design(stratum="stratum", psu="psu", wgt="w"))
     s = s.weighting.create_bs_wgts(REPLICATES, rstate=SEED)
     s = s.weighting.rake(controls=m, tol=TOL)
+    t0 = time.perf_counter()
+    est = s.estimation.mean(list(VARIABLES), by="domain", method="replication")
+    step = time.perf_counter() - t0
     rows = []
-    for y, r in zip(VARIABLES, s.estimation.mean(list(VARIABLES), by="domain",
-                                                 method="replication"), strict=True):
+    for y, r in zip(VARIABLES, est, strict=True):
         t = r.to_polars()
         rows += list(zip([y] * len(t), t["domain"], t["est"], t["se"], strict=True))
-    return _tidy(rows)
+    return _tidy(rows), {"step": step}
 
 
 # -------------------------------------------------------------------------------------- R
@@ -254,9 +305,11 @@ work <- function(df) {
 }""",
 }
 
-PYTHON_WORK: dict[tuple[str, str], Callable[[object, dict], pd.DataFrame]] = {
+Work = Callable[[object, dict], pd.DataFrame | tuple[pd.DataFrame, dict[str, float]]]
+PYTHON_WORK: dict[tuple[str, str], Work] = {
     ("barometer", "W1"): barometer_w1, ("barometer", "W2"): barometer_w2,
     ("barometer", "W3"): barometer_w3, ("floor", "W1"): floor_w1,
+    ("barometer", "W1L"): barometer_w1, ("floor", "W1L"): floor_w1,
     ("svy", "W1"): svy_w1, ("svy", "W2"): svy_w2, ("svy", "W3"): svy_w3,
 }
 
@@ -266,6 +319,26 @@ def _peak_mib() -> float:
     with open("/proc/self/status") as f:
         line = next(x for x in f if x.startswith("VmHWM"))
     return int(line.split()[1]) / 1024
+
+
+def _release_loader_memory() -> None:
+    """Give back what reading the Parquet file left allocated (Arrow's pool, glibc's free
+    lists), so that the peak measured is the compute's with the data in memory, not the
+    loader's leftovers."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        import pyarrow as pa
+
+        pa.default_memory_pool().release_unused()
+    except ImportError:
+        pass
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
 
 
 def _reset_peak() -> None:
@@ -288,15 +361,24 @@ def child(tool: str, workload: str, data_file: str, margins_file: str, repeat: i
     m = json.loads(Path(margins_file).read_text())
     fn = PYTHON_WORK[(tool, workload)]
     __import__("svy" if tool == "svy" else "barometer")  # loading is not timed
-    times, peaks = [], []
+    _release_loader_memory()
+    data_mib = (float(data.estimated_size()) if tool == "svy"  # type: ignore[attr-defined]
+                else float(data.memory_usage(deep=True).sum())) / 2**20  # type: ignore[union-attr]
+    times, peaks, steps = [], [], []
     for _ in range(repeat):
         _reset_peak()
         t0 = time.perf_counter()
         res = fn(data, m)
         times.append(time.perf_counter() - t0)
         peaks.append(_peak_mib())
+        if isinstance(res, tuple):
+            res, step = res
+            steps.append(step)
     res.to_csv(out_file, index=False)
-    Path(timing_file).write_text(json.dumps({"times": times, "peak_mib": max(peaks)}))
+    info: dict[str, object] = {"times": times, "peak_mib": max(peaks), "data_mib": data_mib}
+    if steps:
+        info["steps"] = {k: [s[k] for s in steps] for k in steps[0]}
+    Path(timing_file).write_text(json.dumps(info))
 
 
 # -------------------------------------------------------------------------------- parent
@@ -304,7 +386,7 @@ def run_tool(tool: str, workload: str, files: dict[str, Path], repeat: int, time
              tmp: Path) -> dict[str, object]:
     """One tool x workload in a fresh process: times, peak memory and results."""
     out, timing = tmp / f"{tool}-{workload}.csv", tmp / f"{tool}-{workload}.json"
-    data = files["small" if workload == "W3" else "big"]
+    data = files[DATA_OF.get(workload, "big")]
     if tool == "R":
         script = tmp / f"{workload}.R"
         script.write_text(R_WORK[workload] + R_PROLOGUE)
@@ -321,7 +403,8 @@ def run_tool(tool: str, workload: str, files: dict[str, Path], repeat: int, time
         return {"error": (proc.stderr.strip().splitlines() or ["failed"])[-1][:150]}
     info = json.loads(timing.read_text())
     return {"seconds": statistics.median(np.atleast_1d(info["times"])),
-            "peak_mib": info["peak_mib"],
+            "peak_mib": info["peak_mib"], "data_mib": info.get("data_mib"),
+            "steps": {k: statistics.median(v) for k, v in info.get("steps", {}).items()},
             "results": pd.read_csv(out, dtype={"domain": str})}
 
 
@@ -376,8 +459,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--small", type=int, default=100_000)
+    parser.add_argument("--large", type=int, default=10_000_000)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--only", default="W1,W2,W3,W4")
+    parser.add_argument("--only", default="W1,W2,W3,W1L,W4")
     parser.add_argument("--tools", default="barometer,svy,R")
     parser.add_argument("--timeout", type=float, default=900.0)
     parser.add_argument("--child", nargs=7, metavar="ARG")
@@ -387,20 +471,27 @@ def main() -> None:
         child(tool, workload, data_file, margins_file, int(repeat), out, timing)
         return
     tools = [t for t in args.tools.split(",") if t]
+    if "svy" in tools and importlib.util.find_spec("svy") is None:
+        print("svy: not installed (pip install -e '.[bench]')")
+        tools.remove("svy")
     workloads = [w for w in args.only.split(",") if w]
+    needed = {DATA_OF.get(w, "big") for w in workloads if w != "W4"}
     with tempfile.TemporaryDirectory(prefix="barometer-bench-") as name:
         tmp = Path(name)
         files: dict[str, Path] = {"margins": tmp / "margins.json"}
         population: dict[str, dict] = {}
-        for key, rows in (("big", args.rows), ("small", args.small)):
+        for key, rows in (("big", args.rows), ("small", args.small), ("large", args.large)):
+            if key not in needed:
+                continue
             data = make_data(rows)
-            population[key] = margins(data)
+            population[key] = margins(data) if key != "large" else {}
             files[key] = tmp / f"data-{key}.parquet"
             data.to_parquet(files[key])
-            if "R" in tools:
-                data.to_csv(files[key].with_suffix(".csv"), index=False)
-        print(f"data: {args.rows:,} rows (W1, W2) and {args.small:,} rows (W3); "
-              f"{os.cpu_count()} cores; median of {args.repeat} runs\n")
+            del data
+            if "R" in tools and key != "large":
+                pd.read_parquet(files[key]).to_csv(files[key].with_suffix(".csv"), index=False)
+        print(f"data: {args.rows:,} rows (W1, W2), {args.small:,} rows (W3), {args.large:,} "
+              f"rows (W1L); {os.cpu_count()} cores; median of {args.repeat} runs\n")
         report(workloads, tools, files, population, args, tmp)
 
 
@@ -422,11 +513,13 @@ def report(workloads: list[str], tools: list[str], files: dict[str, Path],
                 print(f"{'W4':<9}{'(run)':>10}  {'barometer':<10}{w4['seconds']:>10.2f}"
                       f"{w4['peak_mib']:>10.0f}  the whole `barometer run` command")
             continue
-        files["margins"].write_text(json.dumps(population["small" if workload == "W3"
-                                                          else "big"]))
-        rows = args.small if workload == "W3" else args.rows
+        key = DATA_OF.get(workload, "big")
+        files["margins"].write_text(json.dumps(population[key]))
+        rows = {"big": args.rows, "small": args.small, "large": args.large}[key]
         names = ["barometer", *[t for t in tools if t != "barometer"]]
-        if workload == "W1":
+        if workload == "W1L":  # ten times W1: barometer and the floor only
+            names = ["barometer"]
+        if workload in ("W1", "W1L"):
             names.append("floor")
         res = {t: run_tool(t, workload, files, args.repeat, args.timeout, tmp) for t in names}
         base = res.get("barometer", {})
@@ -438,16 +531,34 @@ def report(workloads: list[str], tools: list[str], files: dict[str, Path],
             note = ""
             if t != "barometer" and "seconds" in base:
                 ratio = r["seconds"] / base["seconds"]
-                note = (f"{1 / ratio:.1f}x the floor's time" if t == "floor"
+                note = (f"barometer takes {1 / ratio:.2f}x the floor's time" if t == "floor"
                         else f"{ratio:.1f}x faster")
-                if t != "floor":
-                    agreement.append((workload, TOOLS[t], *compare(base["results"],
-                                                                   r["results"])))
+                agreement.append((workload, TOOLS[t], *compare(base["results"],
+                                                               r["results"])))
+            elif t == "barometer" and workload == "W1L" and r.get("data_mib"):
+                note = (f"peak {r['peak_mib'] / r['data_mib']:.2f}x the data "
+                        f"({r['data_mib']:.0f} MiB in memory)")
             print(f"{workload:<9}{rows:>10}  {TOOLS[t]:<10}{r['seconds']:>10.3f}"
                   f"{r['peak_mib']:>10.0f}  {note}")
+        steps = {t: res[t]["steps"] for t in names if res[t].get("steps")}
+        if steps:
+            base_step = steps.get("barometer", {}).get("step")
+            for t, st in steps.items():
+                for label, key in (("replicate step", "step"),
+                                   ("step, df='inf'", "step_no_df")):
+                    if key not in st:
+                        continue
+                    note = ""
+                    if t != "barometer" and base_step:
+                        note = f"{st[key] / base_step:.1f}x faster"
+                    elif key == "step_no_df" and "svy" in steps:
+                        note = (f"{steps['svy']['step'] / st[key]:.1f}x faster than svy's "
+                                "step (estimates and SEs only)")
+                    print(f"{'':<9}{'':>10}  {TOOLS[t]:<10}{st[key]:>10.3f}{'':>10}  "
+                          f"{label}{' ' + note if note else ''}")
     if agreement:
         print("\nagreement with barometer (largest relative difference; W3's bootstrap SEs "
-              "differ by design: other random draws)")
+              "differ by design: other random draws; the floor computes W1's means and SEs)")
         for workload, tool, est, se in agreement:
             print(f"  {workload} {tool:<9} estimates {est:.1e}   SEs {se:.1e}")
 

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from barometer.survey.errors import DesignError, readable
-from barometer.survey.grouping import first_rows, group_codes
+from barometer.survey.grouping import first_rows, group_codes, writeable
 from barometer.survey.repweights import ReplicateWeights, replicate_rank
 from barometer.survey.steps import WeightingStep
 
@@ -264,16 +264,22 @@ class Design:
             # nested: every row has the stratum of its PSU's first row, so the strata are
             # coded on those first rows (one value per PSU) and spread back to the rows
             psu_stratum = raw_strata[0][first]
-            split = raw_strata[0] != psu_stratum[psu_codes]
-            if split.any():
-                psu = raw_ids[0][first[psu_codes[split].min()]]
+            split = _first_mismatch(raw_strata[0], psu_stratum, psu_codes)
+            if split >= 0:
+                psu = raw_ids[0][first[psu_codes[split]]]
                 raise DesignError(
                     "clusters are not nested in strata at the first stage",
                     where=f"{source}, column {id_cols[0]}",
                     value=psu,
                     hint="use nest=True if PSU ids are only unique within strata",
                 )
-            first_strata = group_codes(psu_stratum)[psu_codes]
+            psu_strata = group_codes(psu_stratum)
+            if raw_strata[0].dtype == np.intp and np.array_equal(psu_strata, psu_stratum):
+                # the column already holds the codes 0..H-1: the rows' codes are the column
+                # itself (a view, no n-row copy; equal to psu_strata[psu_codes], checked above)
+                first_strata = writeable(raw_strata[0])
+            else:
+                first_strata = psu_strata[psu_codes]
         else:
             first_strata = group_codes(*raw_strata[:1])
         prev_cluster: np.ndarray | None = None
@@ -389,6 +395,8 @@ class Design:
           ``fpc=`` (a correction per replicate) is ``rscales`` multiplied by it.
 
         Degrees of freedom: the rank of the replicate-weight matrix - 1 (R's ``degf``).
+        The replicate weights are held once, as a row-major n x R matrix
+        (``design.replicates.weights``); the design's data keep the other columns only.
         Weighting steps (``calibrate``, ``trim``...) are re-applied to every replicate.
         """
         data = data.reset_index(drop=True)
@@ -418,9 +426,14 @@ class Design:
         if weights in cols:
             raise DesignError(f"the full-sample weight {weights!r} is among the replicate "
                               "weights", where=source, hint="give another prefix or list")
-        numeric = all(data[c].dtype.kind in "iuf" for c in cols)
-        rep = data[cols].to_numpy(dtype=float, copy=True) if numeric else np.column_stack(
-            [pd.to_numeric(data[c], errors="coerce").to_numpy(float) for c in cols])
+        # the n x R matrix, row-major (the sparse products read it row after row; a
+        # column-major matrix would be copied by every product), filled column by column
+        # from the frame: the one copy of the replicate weights the design holds
+        rep = np.empty((n, len(cols)))
+        for j, c in enumerate(cols):
+            col = data[c]
+            rep[:, j] = col.to_numpy(dtype=float) if col.dtype.kind in "iuf" else \
+                pd.to_numeric(col, errors="coerce").to_numpy(float)
         if not (np.isfinite(rep).all() and rep.min() >= 0):  # one pass each when valid
             bad = ~np.isfinite(rep) | (rep < 0)
             row, j = (int(i) for i in np.argwhere(bad)[0])
@@ -457,8 +470,10 @@ class Design:
         spec = DesignSpec(weights=weights, repweights=tuple(cols))
         note = (f"replicates: {type} x{n_rep} supplied (scale {scale_v:.6g}"
                 + (f", rho {rho}" if type == "Fay" else "") + (", mse" if mse else "") + ")")
-        return cls(_frame=data, weights=w, stages=(stage,), spec=spec, replicates=reps,
-                   history=(f"design: {spec.describe()}", note))
+        # the design's frame keeps the other columns only: the replicate weights live in
+        # the matrix, so a caller who drops their frame frees its replicate columns
+        return cls(_frame=data.drop(columns=cols), weights=w, stages=(stage,), spec=spec,
+                   replicates=reps, history=(f"design: {spec.describe()}", note))
 
     # ------------------------------------------------------------------ properties
     @property
@@ -660,6 +675,18 @@ def _replicate_scales(type: str, rep: np.ndarray, n_rep: int, scale: float | Non
     return scale, (np.ones(n_rep) if rs is None else rs)
 
 
+def _first_mismatch(values: np.ndarray, per_group: np.ndarray, codes: np.ndarray,
+                    block: int = 1 << 18) -> int:
+    """The first row whose value differs from its group's (``per_group[codes]``), or -1;
+    checked in blocks of rows, so that no n-row temporary is made."""
+    for start in range(0, values.size, block):
+        stop = start + block
+        bad = values[start:stop] != per_group[codes[start:stop]]
+        if bad.any():
+            return start + int(np.argmax(bad))
+    return -1
+
+
 def _count_distinct(clusters: np.ndarray, strata: np.ndarray, first: np.ndarray, *,
                     nested: bool = False) -> np.ndarray:
     """Per row: number of distinct clusters in the row's stratum (``first``: the first row
@@ -735,10 +762,11 @@ def _has_missing(col: pd.Series) -> bool:
 def _as_float(col: pd.Series) -> np.ndarray:
     """A numeric column as a writeable float64 array (text that is not a number: NaN);
     ``np.bincount`` copies read-only weights (a copy-on-write frame's columns) at every
-    call, so they are copied once here."""
+    call, so a float64 column is taken as a writeable view of the frame's memory
+    (``grouping.writeable``: no copy; the design never writes to it)."""
     w = col.to_numpy() if col.dtype == np.float64 else \
         pd.to_numeric(col, errors="coerce").to_numpy(float)
-    return w if w.flags.writeable else w.copy()
+    return writeable(w)
 
 
 def _check_positive(w: np.ndarray, name: str, source: str, what: str) -> None:

@@ -104,6 +104,52 @@ class Domains:
             return np.array([np.sum(values, where=self.inside)])
         return np.bincount(self.ext, weights=values, minlength=self.k + 1)[: self.k]
 
+    def dot(self, a: np.ndarray, b: np.ndarray, shift: float = 0.0) -> np.ndarray:
+        """Per-domain sums of a_i (b_i - shift), without an n-row product in memory: one
+        ``np.dot`` for a single domain holding every row (and no shift), else blocks of
+        rows whose sums are added (values of rows out of every domain are ignored)."""
+        k, n = self.k, a.size
+        if k == 1 and self.all_inside and not shift:
+            return np.array([np.dot(a, b)])
+        out = np.zeros(k)
+        block = 1 << 16
+        for start in range(0, n, block):
+            part = slice(start, start + block)
+            values = b[part] - shift if shift else b[part].copy()
+            values *= a[part]
+            if k == 1:
+                out[0] += np.sum(values) if self.all_inside else \
+                    np.sum(values, where=self.inside[part])
+            else:
+                out += np.bincount(self.ext[part], weights=values, minlength=k + 1)[:k]
+        return out
+
+    def centred_sums(self, y: np.ndarray, c: float, n_clusters: int
+                     ) -> tuple[np.ndarray, np.ndarray]:
+        """For the domains' own weights w and the first stage: the cluster x domain totals
+        of w_i (y_i - c) (n_clusters x k) and the per-domain sums of w_i (y_i - c)^2, in one
+        pass over blocks of rows (the combined cluster x domain index of ``clusters``), with
+        no n-row array (values of rows out of every domain are ignored)."""
+        _ = self.clusters  # the combined index and the weights' totals
+        idx, width = self.index[0]  # type: ignore[misc]
+        w = self._weights()
+        k, size = self.k, n_clusters * width
+        totals = np.zeros(size)
+        ssq = np.zeros(k)
+        block = 1 << 16
+        for start in range(0, y.size, block):
+            part = slice(start, start + block)
+            t = y[part] - c
+            wt = t * w[part]
+            totals += np.bincount(idx[part], weights=wt, minlength=size)
+            wt *= t
+            if k == 1:
+                ssq[0] += np.sum(wt) if self.all_inside else \
+                    np.sum(wt, where=self.inside[part])
+            else:
+                ssq += np.bincount(self.ext[part], weights=wt, minlength=k + 1)[:k]
+        return totals.reshape(n_clusters, width)[:, :k], ssq
+
     def _weights(self) -> np.ndarray:
         assert self.weights is not None
         return self.weights
@@ -125,37 +171,52 @@ class Domains:
     @cached_property
     def sum_w2(self) -> np.ndarray:
         w = self._weights()
-        return self.sums(w * w)
+        return self.dot(w, w)
 
     @cached_property
     def rows(self) -> np.ndarray:
         """The rows in a domain, in order."""
         return np.flatnonzero(self.inside)
 
-    @cached_property
-    def indicator(self) -> sparse.csc_matrix:
-        """The k x n domain indicator of the rows in a domain (for replicate weights).
-
-        Column-compressed, one entry per row in a domain (its entries are ``rows`` in
-        order): the product with an n x R weight matrix then reads the matrix once, row
-        after row (adding the rows in the same order as the row-compressed product)."""
-        rows = self.rows
+    def replicate_products(self, w: np.ndarray, values: Sequence[np.ndarray]
+                           ) -> list[np.ndarray]:
+        """Per-domain sums of the weight matrix ``w`` (n x R) weighted by each of ``values``
+        (a k x R matrix each: sum_i 1{i in d} v_i w_ir), with the sums of ``w`` itself (kept,
+        see :meth:`replicate_sums`) when not yet known: all of them from ONE sparse product
+        S @ w, S the (m k) x n stacked domain indicator holding [1, v_1, ..., v_m] in rows
+        j k + d. S is column-compressed with m entries per row of the data, so the product
+        reads each row of ``w`` once (and adds the rows in order, as separate products
+        would): ``w`` is read once for every variable and the denominators, never copied."""
+        hit = self._replicate_sums
+        need_sums = hit is None or hit[0] is not w
+        cols: list[np.ndarray | None] = ([None] if need_sums else []) + list(values)
+        m, k, rows = len(cols), self.k, self.rows
+        if m == 0:
+            return []
+        codes = self.codes[rows]
+        data = np.empty((rows.size, m))
+        index = np.empty((rows.size, m), dtype=np.intp)
+        for j, v in enumerate(cols):
+            data[:, j] = 1.0 if v is None else v[rows]
+            index[:, j] = codes + j * k
         indptr = np.zeros(self.codes.size + 1, dtype=np.intp)
         np.cumsum(self.inside, out=indptr[1:])
-        return sparse.csc_matrix((np.ones(rows.size), self.codes[rows], indptr),
-                                 shape=(self.k, self.codes.size))
-
-    def weighted_indicator(self, values: np.ndarray) -> sparse.csc_matrix:
-        """The domain indicator holding ``values`` (n,) in place of the ones."""
-        ind = self.indicator
-        return sparse.csc_matrix((values[self.rows], ind.indices, ind.indptr),
-                                 shape=ind.shape)
+        indptr *= m
+        stacked = sparse.csc_matrix((data.ravel(), index.ravel(), indptr),
+                                    shape=(m * k, self.codes.size))
+        out = np.asarray(stacked @ w).reshape(m, k, -1)
+        if need_sums:
+            self._replicate_sums = (w, out[0])
+            return list(out[1:])
+        return list(out)
 
     def replicate_sums(self, w: np.ndarray) -> np.ndarray:
         """Sums of the weight matrix ``w`` (n x R) per domain (k x R), kept for ``w``."""
         hit = self._replicate_sums
         if hit is None or hit[0] is not w:
-            hit = self._replicate_sums = (w, np.asarray(self.indicator @ w))
+            self.replicate_products(w, [])
+            hit = self._replicate_sums
+        assert hit is not None
         return hit[1]
 
     def degf(self, design: Design) -> np.ndarray:
@@ -192,6 +253,16 @@ def numeric_column(design: Design, name: str) -> np.ndarray:
             )
         col = conv
     return col.to_numpy(dtype=float, na_value=np.nan)
+
+
+def column_has_nan(design: Design, name: str, values: np.ndarray) -> bool:
+    """:func:`has_nan` of the design's column ``name`` (its ``values``), kept in the cache:
+    the design's data never change, so each column is scanned once."""
+    key = ("has_nan", name)
+    hit = design.cache.get(key)
+    if hit is None:
+        hit = design.cache[key] = has_nan(values)
+    return bool(hit)
 
 
 def has_nan(values: np.ndarray) -> bool:
@@ -312,6 +383,8 @@ def domains(design: Design, valid: np.ndarray | None, by: By) -> Domains:
         codes = np.broadcast_to(np.intp(0), (design.n,)) if all_valid \
             else np.where(valid, 0, -1)
         dom = Domains(codes, [None], None, design.weights, design.stages[0])
+        if all_valid:  # known without a pass over the rows
+            dom.__dict__["all_inside"] = True
     else:
         codes_all, uniques, level_n = (factor_codes(design, by) if isinstance(by, str)
                                        else combined_codes(design, by))
@@ -337,6 +410,8 @@ def domains(design: Design, valid: np.ndarray | None, by: By) -> Domains:
             codes = remap[cand + 1]
         dom = Domains(codes, labels, by_name(by), design.weights, design.stages[0],
                       n=level_n[present[order]])
+        if int(level_n.sum()) == design.n:  # every row in a domain: known without a pass
+            dom.__dict__["all_inside"] = True
     if design.spec.pps is PPS.OVERTON:
         dom.overton_rows = design.n
     if len(design.cache) > 64:  # bound the memory kept by a long-lived design
@@ -375,8 +450,10 @@ class Linear:
     x: np.ndarray | None
     dom: Domains
 
-    def point(self, w: np.ndarray) -> np.ndarray:
-        """Estimates (k,) for weights (n,), or (k, R) for a weight matrix (n, R)."""
+    def point(self, w: np.ndarray, numerator: np.ndarray | None = None) -> np.ndarray:
+        """Estimates (k,) for weights (n,), or (k, R) for a weight matrix (n, R);
+        ``numerator``: the domain sums of w y for the weight matrix, when already computed
+        (:meth:`Domains.replicate_products` for several variables at once)."""
         dom = self.dom
         if self.kind == "var":
             return self._variance(w)
@@ -387,15 +464,17 @@ class Linear:
             td = dom.sums(w * self.x) if self.kind == "ratio" else dom.sums(w)
             with np.errstate(invalid="ignore", divide="ignore"):
                 return ty / td
-        # replicate weights: the domain sums of every column are one sparse product
-        # (k x n domain indicator holding y) @ (n x R); the sums of weights are kept
-        ty = np.asarray(dom.weighted_indicator(self.y) @ w)
-        if self.kind == "total":
-            return ty
+        # replicate weights: the domain sums of every column (and of the weights, kept)
+        # are one sparse product (stacked domain indicator holding y, x, 1) @ (n x R)
         if self.kind == "ratio":
             assert self.x is not None
-            td = np.asarray(dom.weighted_indicator(self.x) @ w)
+            ty, td = dom.replicate_products(w, [self.y, self.x])
         else:
+            if numerator is None:
+                numerator = dom.replicate_products(w, [self.y])[0]
+            ty = numerator
+            if self.kind == "total":
+                return ty
             td = dom.replicate_sums(w)
         with np.errstate(invalid="ignore", divide="ignore"):
             return ty / td
@@ -411,9 +490,8 @@ class Linear:
         if w.ndim == 1:
             s0, s1, s2 = dom.sums(w), dom.sums(w * v), dom.sums(w * v * v)
         else:
+            s1, s2 = dom.replicate_products(w, [v, v * v])
             s0 = dom.replicate_sums(w)
-            s1 = np.asarray(dom.weighted_indicator(v) @ w)
-            s2 = np.asarray(dom.weighted_indicator(v * v) @ w)
         n = dom.n.astype(float)
         with np.errstate(invalid="ignore", divide="ignore"):
             factor = n / (n - 1)
@@ -443,32 +521,48 @@ class Linear:
         if self.kind == "ratio":
             return self._fit_ratio(w, sw, est, own)
         c0 = dom.centre(self.y)
-        v = self.y - c0
-        wv = w * v
+        y = self.y
         totals = None
+        if est is None and stage is not None and own:
+            # one pass in blocks of rows: the cluster x domain totals of w (y - c) and the
+            # sums of w (y - c)^2, with no n-row array; the influence values themselves are
+            # made only if a later stage or a weighting step asks for them
+            cluster_totals, ssq_c = dom.centred_sums(y, c0, stage.n_clusters)
+            totals = {0: cluster_totals}
+            tv = cluster_totals.sum(axis=0)
+            values = None
+
+            def lazy() -> np.ndarray:
+                wv = y - c0
+                wv *= w
+                return wv
+        else:
+            values = y - c0  # the only n-row array made here: w (y - c)
+            values *= w
+            lazy = None  # type: ignore[assignment]
+            if est is None:
+                tv = dom.sums(values)
+            ssq_c = None
         if est is None:
-            if stage is not None and own:
-                a = Influence.compact(wv, dom.codes, dom.k, index=dom.index)
-                totals = {0: a.group_totals(stage.clusters, stage.n_clusters, key=0)}
-                tv = totals[0].sum(axis=0)
-            else:
-                tv = dom.sums(wv)
             with np.errstate(invalid="ignore", divide="ignore"):
                 # a total as the plain sum of w y (R's colSums): exact, e.g. 0 for a domain
                 # of zeros, where tv + c0 sum(w) would leave a rounding residue
-                est = dom.sums(w * self.y) if self.kind == "total" else c0 + tv / sw
+                est = dom.sums(w * y) if self.kind == "total" else c0 + tv / sw
         with np.errstate(invalid="ignore", divide="ignore"):
             mean = est / sw if self.kind == "total" else est
             delta = mean - c0
-            np.multiply(wv, v, out=v)
-            ssq = dom.sums(v) - delta * delta * sw
+            if ssq_c is None:
+                assert values is not None
+                ssq_c = dom.dot(values, y, c0)
+            ssq = ssq_c - delta * delta * sw
             index = dom.index if own else None
             if self.kind == "total":  # z = w y = w (y - c) + c w
-                infl = Influence.compact(wv, dom.codes, dom.k, offset=np.full(dom.k, -c0),
-                                         base=w, index=index, totals=totals)
+                infl = Influence.compact(values, dom.codes, dom.k, offset=np.full(dom.k, -c0),
+                                         base=w, index=index, totals=totals, lazy=lazy)
             else:
-                infl = Influence.compact(wv, dom.codes, dom.k, offset=delta, base=w,
-                                         scale=1.0 / sw, index=index, totals=totals)
+                infl = Influence.compact(values, dom.codes, dom.k, offset=delta, base=w,
+                                         scale=1.0 / sw, index=index, totals=totals,
+                                         lazy=lazy)
         return est, infl, ssq
 
     def _fit_ratio(self, w: np.ndarray, sw: np.ndarray, est: np.ndarray | None, own: bool

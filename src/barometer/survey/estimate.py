@@ -49,6 +49,7 @@ from barometer.survey.domains import (
     Domains,
     Linear,
     by_name,
+    column_has_nan,
     design_effects,
     domains,
     has_nan,
@@ -121,6 +122,7 @@ def estimate(
             for v in ys], ignore_index=True))
     tables: list[pd.DataFrame] = []
     blocks: list[_Block] = []
+    numerators = _replicate_numerators(design, stat, ys, x, level, by, subset)
     for yname in ys:
         col = design.column(yname)
         categorical = not (pd.api.types.is_numeric_dtype(col)
@@ -152,8 +154,10 @@ def estimate(
         xv = numeric_column(design, x) if x is not None else None
         if xv is not None and stat != "ratio":
             raise EstimationError("x is only used by stat='ratio'", value=x)
+        nan = column_has_nan(design, yname, yv) or (
+            xv is not None and column_has_nan(design, str(x), xv))
         table, block = _linear_estimates(design, stat, yv, xv, yname, None, by, ci or "wald",
-                                         ci_level, df, subset)
+                                         ci_level, df, subset, numerators.get(yname), nan)
         if stat == "ratio":
             _zero_denominators(table, yname, x, by)
         tables.append(table)
@@ -163,6 +167,38 @@ def estimate(
         return Estimates(out)
     design_df = resolve_df(design, df, subset if subset is not None else None)
     return Estimates(out, _joint_covariance(design, blocks), design_df)
+
+
+def _replicate_numerators(design: Design, stat: str, ys: list[str], x: str | None,
+                          level: object, by: str | Sequence[str] | None,
+                          subset: np.ndarray | None) -> dict[str, np.ndarray]:
+    """For a replicate design, the domain sums of w_r y of every numeric variable of a
+    mean or total (k x R each) and of the weights, from one product of the replicate
+    weight matrix with the stacked domain indicators (``Domains.replicate_products``),
+    which reads the n x R matrix once for all of them. Empty when the variables do not
+    share their domains (a missing value, a zero weight, a subpopulation): each is then
+    computed on its own."""
+    reps = design.replicates
+    if (reps is None or stat not in ("mean", "total") or x is not None or subset is not None
+            or (stat == "total" and level is not None)):
+        return {}
+    positive = design.cache.get("positive")
+    if positive is None:
+        positive = design.cache["positive"] = bool((design.weights > 0).all())
+    if not positive:
+        return {}
+    values: dict[str, np.ndarray] = {}
+    for yname in dict.fromkeys(ys):
+        col = design.column(yname)
+        if not (pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col)):
+            return {}
+        v = numeric_column(design, yname)
+        if column_has_nan(design, yname, v):
+            return {}
+        values[yname] = v
+    dom = domains(design, None, by)
+    sums = dom.replicate_products(reps.weights, list(values.values()))
+    return dict(zip(values, sums, strict=True))
 
 
 def subset_rows(design: Design, domain: Subset) -> np.ndarray | None:
@@ -246,15 +282,19 @@ def _text(v: object) -> str:
 
 def _linear_estimates(design: Design, stat: str, y: np.ndarray, x: np.ndarray | None,
                       yname: str, level: object, by: str | Sequence[str] | None, ci: str,
-                      ci_level: float, df: str | float, subset: np.ndarray | None = None
+                      ci_level: float, df: str | float, subset: np.ndarray | None = None,
+                      rep_numerator: np.ndarray | None = None, nan: bool | None = None
                       ) -> tuple[pd.DataFrame, _Block]:
+    """One table of estimates; ``nan``: whether ``y`` or ``x`` has a missing value, when
+    already known (None: checked here)."""
     w = design.weights
     positive = design.cache.get("positive")
     if positive is None:
         positive = design.cache["positive"] = bool((w > 0).all())
     valid: np.ndarray | None = None  # None: every row
-    if (not positive or has_nan(y) or (x is not None and has_nan(x))
-            or subset is not None):
+    if nan is None:
+        nan = has_nan(y) or (x is not None and has_nan(x))
+    if not positive or nan or subset is not None:
         valid = ~np.isnan(y) & (w > 0)
         if x is not None:
             valid &= ~np.isnan(x)
@@ -272,7 +312,7 @@ def _linear_estimates(design: Design, stat: str, y: np.ndarray, x: np.ndarray | 
     rep_est = None
     if design.replicates is not None:
         reps = design.replicates
-        rep_est = rep_lin.point(reps.weights)
+        rep_est = rep_lin.point(reps.weights, rep_numerator if stat != "var" else None)
         var = reps.variance(est, rep_est)
         if stat == "proportion" and ci in ("logit", "likelihood"):
             # R: svyglm(y ~ 1) on each replicate

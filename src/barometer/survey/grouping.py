@@ -10,6 +10,26 @@ import numpy as np
 import pandas as pd
 
 
+def writeable(values: np.ndarray) -> np.ndarray:
+    """The array flagged writeable, without copying its memory when it can be.
+
+    ``np.bincount`` copies a read-only array (e.g. a column of a copy-on-write pandas
+    frame) at every call, which costs a pass and n-row memory each time. A read-only view
+    of writeable memory (pandas' copy-on-write columns) gets a writeable view of the same
+    memory; only truly read-only memory is copied (once). The engine never writes to the
+    arrays it takes this way (they are a design's private data): copy-on-write keeps the
+    design's frame apart from the caller's, since a write to either copies the block first.
+    """
+    if values.flags.writeable:
+        return values
+    view = values.view()
+    try:
+        view.flags.writeable = True
+    except ValueError:  # memory that is really read-only (e.g. an Arrow buffer)
+        return values.copy()
+    return view
+
+
 def factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Codes 0..K-1 of a column in the sorted order of its distinct values, and those values.
 
@@ -29,8 +49,8 @@ def factorize_counts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nda
         lo, hi = int(v.min()), int(v.max())
         if hi - lo <= max(4 * v.size, 1 << 16):
             # np.bincount copies a read-only array (e.g. a column of a copy-on-write frame)
-            # at every call: the codes are a writeable array, copied once here if need be
-            shifted = v.astype(np.intp, copy=not v.flags.writeable)
+            # at every call: the codes are a writeable array (a view when they can be)
+            shifted = writeable(v) if v.dtype == np.intp else v.astype(np.intp)
             if lo:
                 shifted = shifted - lo
             counts = np.bincount(shifted, minlength=hi - lo + 1)

@@ -38,6 +38,7 @@ S = sum_i t_i, P = sum_i pi_i t_i.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -74,6 +75,9 @@ class Influence:
     index: dict[object, object] | None = field(default=None, repr=False)
     totals: dict[int, np.ndarray] | None = field(default=None, repr=False)
     parts: tuple[Influence, ...] | None = field(default=None, repr=False)
+    # compact form: makes ``values`` when they were not kept (only their totals at the
+    # first stage were computed), if something needs the rows' values after all
+    lazy: Callable[[], np.ndarray] | None = field(default=None, repr=False)
 
     @classmethod
     def stack(cls, parts: list[Influence]) -> Influence:
@@ -84,22 +88,31 @@ class Influence:
         return cls(k=sum(p.k for p in parts), parts=tuple(parts))
 
     @classmethod
-    def compact(cls, values: np.ndarray, column: np.ndarray, k: int, **parts: object
+    def compact(cls, values: np.ndarray | None, column: np.ndarray, k: int, **parts: object
                 ) -> Influence:
-        """The compact form (``parts``: scale, offset, base, index, totals)."""
-        return cls(k=k, values=np.asarray(values, float), column=np.asarray(column, np.intp),
-                   **parts)  # type: ignore[arg-type]
+        """The compact form (``parts``: scale, offset, base, index, totals, lazy); ``values``
+        None: made by ``lazy`` when needed."""
+        return cls(k=k, values=None if values is None else np.asarray(values, float),
+                   column=np.asarray(column, np.intp), **parts)  # type: ignore[arg-type]
+
+    def row_values(self) -> np.ndarray:
+        """The compact form's values (made by ``lazy`` if they were not kept)."""
+        if self.values is not None:
+            return self.values
+        assert self.lazy is not None, "compact influence values without values"
+        return self.lazy()
 
     def to_dense(self) -> np.ndarray:
         if self.dense is not None:
             return self.dense
         if self.parts is not None:
             return np.hstack([p.to_dense() for p in self.parts])
-        assert self.values is not None and self.column is not None
-        out = np.zeros((self.values.size, self.k))
+        assert self.column is not None
+        values = self.row_values()
+        out = np.zeros((values.size, self.k))
         rows = np.flatnonzero(self.column >= 0)
         col = self.column[rows]
-        z = self.values[rows]
+        z = values[rows]
         if self.offset is not None:
             assert self.base is not None
             z = z - self.offset[col] * self.base[rows]
@@ -130,11 +143,10 @@ class Influence:
         if self.parts is not None:
             return np.hstack([p.group_totals(codes, n_groups, key) for p in self.parts])
         if self.dense is None:
-            assert self.values is not None
             out = self.totals.get(key) if self.totals is not None and key is not None \
                 else None
             if out is None:
-                out = self._sums(self.values, codes, n_groups, key)
+                out = self._sums(self.row_values(), codes, n_groups, key)
             if self.offset is not None:
                 assert self.base is not None
                 cached = None if self.index is None else self.index.get(("base", key))
@@ -201,13 +213,13 @@ def stage_variance(stages: tuple[Stage, ...], influence: Influence, lonely: Lone
     """The multistage variance of the module docstring for given influence values."""
     k = influence.k
     out = np.zeros((k, k)) if full else np.zeros(k)
-    multiplier = np.ones(stages[0].strata.size)
+    multiplier: np.ndarray | None = None  # first stage: 1 (no n-row array of ones)
     for s, stage in enumerate(stages):
         if s > 0:
             prev = stages[s - 1]
             if not stages[0].has_fpc:
                 break  # with-replacement first stage: ultimate clusters only (R's svyrecvar)
-            multiplier = multiplier * prev.fraction
+            multiplier = prev.fraction if multiplier is None else multiplier * prev.fraction
             if not (multiplier > 0).any():
                 break
         if s == 0 and pps is PPS.OVERTON:
@@ -252,7 +264,7 @@ def _overton_stage(stage: Stage, influence: Influence, full: bool) -> np.ndarray
         - np.einsum("hj,hj,h->j", ssum, ssum, off)
 
 
-def _one_stage(stage: Stage, multiplier: np.ndarray, influence: Influence, lonely: LonelyPSU,
+def _one_stage(stage: Stage, multiplier: np.ndarray | None, influence: Influence, lonely: LonelyPSU,
                s: int, full: bool, group: np.ndarray | None, domains: bool = True
                ) -> np.ndarray:
     """One stage's term; ``group`` gives each row's earlier-stage cluster (the unit within
@@ -275,7 +287,7 @@ def _one_stage(stage: Stage, multiplier: np.ndarray, influence: Influence, lonel
     n_h = stage.n_sampled[first]
     popsize = stage.popsize[first]
     f = np.where(np.isfinite(popsize), 1.0 - n_h / popsize, 1.0)
-    mult = multiplier[first]
+    mult = np.ones(first.size) if multiplier is None else multiplier[first]
     n_strata = int(stratum.max()) + 1
     sums = np.zeros((n_strata, totals.shape[1]))
     np.add.at(sums, stratum, totals)
