@@ -61,7 +61,11 @@ _RC = {"svg.hashsalt": "barometer", "svg.fonttype": "none", "font.size": 8.5,
        "axes.titlesize": 9.5, "axes.labelsize": 8.5, "xtick.labelsize": 8.5,
        "ytick.labelsize": 8.5, "legend.fontsize": 8.5, "figure.titlesize": 9.5,
        "text.color": "#222222", "axes.labelcolor": "#222222", "xtick.color": "#222222",
-       "ytick.color": "#222222", "hatch.linewidth": 1.2}
+       "ytick.color": "#222222", "hatch.linewidth": 1.2,
+       # titles at the top of their axes, without matplotlib's search for overlapping tick
+       # labels at draw time (no chart has ticks at the top; the search took ~15 % of the
+       # drawing time)
+       "axes.titley": 1.0}
 
 
 # ------------------------------------------------------------------------------ formatting
@@ -805,10 +809,11 @@ def _legend_handles(level: str, *, caution: bool = True, suppressed: bool = True
     return out
 
 
-def _interval_rows(ax: Axes, frame: pd.DataFrame, labels: Sequence[str], scale: float,
-                   y: np.ndarray | None = None, lang: str = "en") -> None:
+def _interval_rows(ax: Axes, frame: pd.DataFrame, labels: Sequence[str] | None,
+                   scale: float, y: np.ndarray | None = None, lang: str = "en") -> None:
     """Point + interval per row (top to bottom); suppressed rows are written, not drawn.
-    Caution is shown by an open circle (not by colour alone)."""
+    Caution is shown by an open circle (not by colour alone). ``labels=None``: no y ticks
+    (a panel sharing the labels of the panel on its left)."""
     if y is None:
         y = np.arange(len(frame))[::-1].astype(float)
         span = (-0.7, len(frame) - 0.3)
@@ -831,7 +836,10 @@ def _interval_rows(ax: Axes, frame: pd.DataFrame, labels: Sequence[str], scale: 
         ax.text(0.02, yi, tr(lang, "undefined" if st == "undefined" else "suppressed"),
                 transform=ax.get_yaxis_transform(), va="center", ha="left",
                 color=STATUS_COLOURS["suppressed"], style="italic")
-    ax.set_yticks(y, labels)
+    if labels is None:
+        ax.set_yticks([])
+    else:
+        ax.set_yticks(y, labels)
     ax.set_ylim(*span)
 
 
@@ -977,8 +985,7 @@ def _domains(tables: dict[str, pd.DataFrame], result: RunResult, folder: Path,
                 rows["status"] = rows["status"].fillna("suppressed")
                 frames.append(rows)
                 scale = 100 if ind.kind == "share" else 1
-                _interval_rows(ax, rows, labels if k == 0 else [""] * len(rows), scale, y,
-                               lang)
+                _interval_rows(ax, rows, labels if k == 0 else None, scale, y, lang)
                 _separators(ax, keys["by"].to_numpy(), y)
                 shown = rows[~rows["status"].isin(HIDDEN)]
                 lo, hi = _fit(shown["ci_low"] * scale, shown["ci_high"] * scale,
