@@ -24,9 +24,7 @@ import numpy as np
 import pandas as pd
 
 from barometer.publish.report import (
-    LANGS,
     POPULATION_LABELS,
-    SCOREBOARD_PAGES,
     Charts,
     _catalogue,
     admin_context,
@@ -57,7 +55,7 @@ if TYPE_CHECKING:
 
 NOTE_STEM = "methodology-note"
 SIMULATION_FILE = Path("simulation") / "coverage.csv"
-OUTPUTS = (f"{NOTE_STEM}.md", f"{NOTE_STEM}.html", *SCOREBOARD_PAGES.values())
+OUTPUTS = (f"{NOTE_STEM}.md", f"{NOTE_STEM}.html", "scoreboard.html", "scoreboard.fr.html")
 UNIT_NAMES = {"individuals": "adults", "companies": "companies"}
 QUANTILES = (0, 1, 5, 25, 50, 75, 95, 99, 100)
 G_NAMES = ("g_min", "g_p1", "g_p5", "g_p25", "g_p50", "g_p75", "g_p95", "g_p99", "g_max")
@@ -579,6 +577,8 @@ def markdown_to_html(text: str, title: str, charts: Charts | None = None) -> str
 def write_note_and_report(result: RunResult, folder: Path) -> None:
     """Write the note (Markdown, HTML), the scoreboard pages (``scoreboard.html``,
     ``scoreboard.fr.html``) and their figures (drawn once per language) in ``folder``."""
+    from barometer.publish.report import LANGS
+
     folder = Path(folder)
     charts_of = {}
     for lang in LANGS:
