@@ -24,6 +24,7 @@ from barometer.publish.report import (
     NBSP,
     NNBSP,
     SCOREBOARD_PAGES,
+    TARGET_STATUS_FR,
     composition_text,
     figure_name,
     fmt_estimate,
@@ -161,8 +162,13 @@ def test_french_uptake_summary_equals_the_open_data(folder: Path, fr_html: str) 
 
 
 def test_french_page_shows_french_labels_only(folder: Path, fr_html: str) -> None:
-    """No English label of an indicator, a service or a chart outside lang="en"."""
-    text = "\n".join(_french_text(fr_html).text)
+    """No English label of an indicator, a service, a target status or a chart outside
+    lang="en"; French punctuation (a space before ";" and ":")."""
+    parsed = _french_text(fr_html)
+    text = "\n".join(parsed.text)
+    for t in [text, *parsed.alts]:
+        assert not re.search(r"\w[;:] ", t.replace("http:", "").replace("https:", "")), \
+            re.findall(r".{30}\w[;:] .{10}", t)[:3]
     inds = pd.read_csv(folder / "opendata" / "indicators.csv")
     svc = published_run()[0].edition.services
     for label in [*inds["label_en"], *svc["label_en"]]:
@@ -178,7 +184,8 @@ def _english_fragments() -> set[str]:
     French text."""
     french = " ".join(CHART_TEXT["fr"].values()) + " ".join(small_area.TEXT["fr"].values())
     out = set()
-    for value in [*CHART_TEXT["en"].values(), *small_area.TEXT["en"].values()]:
+    for value in [*CHART_TEXT["en"].values(), *small_area.TEXT["en"].values(),
+                  *TARGET_STATUS_FR]:
         for part in re.split(r"\{[^}]*\}", value):
             part = part.strip(" ,.;:()")
             if len(part) >= 12 and part not in french:
@@ -268,9 +275,8 @@ def test_french_data_tables_hold_the_open_data_numbers(folder: Path) -> None:
                           else fmt_pct(r["uptake"], lang="fr"))
         assert target == ("aucune" if pd.isna(r["target"])
                           else fmt_int(100 * r["target"], "fr"))
-        expected = {"met": "atteinte", "not met": "non atteinte"}
         assert met == ("" if pd.isna(r["uptake"])
-                       else expected.get(r["target_status"], r["target_status"]))
+                       else TARGET_STATUS_FR[r["target_status"]])
     trends = pd.read_csv(od / "trends.csv", dtype={"domain": str}, keep_default_na=False,
                          na_values=[""])
     header, *rows = table("trends")

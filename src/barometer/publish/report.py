@@ -244,7 +244,7 @@ def composition_text(up: pd.DataFrame, lang: str = "en") -> str:
             audience=AUDIENCES_FR.get(audience, audience) if lang == "fr" else audience,
             n=n.group(0) if n else "", volume=fmt_pct(r["total"] / all_volume, 1, lang) + unit,
             uptake=fmt_pct(r["uptake"], 1, lang) + unit))
-    return "; ".join(parts) if lang == "en" else " ; ".join(parts)
+    return _sep(lang).join(parts)
 
 
 def admin_context(result: RunResult, tables: dict[str, pd.DataFrame], lang: str = "en"
@@ -788,6 +788,11 @@ def tr(lang: str, key: str, **values: object) -> str:
     return CHART_TEXT[lang][key].format(**values)
 
 
+def _sep(lang: str) -> str:
+    """The separator of a list of clauses: ``"; "`` (French: ``" ; "``, a space before)."""
+    return " ; " if lang == "fr" else "; "
+
+
 def _lower_first(text: str) -> str:
     """Text with its first letter in lower case (acronyms such as "PCS" kept)."""
     if len(text) > 1 and text[:2].isupper():
@@ -1021,7 +1026,8 @@ def _domains(tables: dict[str, pd.DataFrame], result: RunResult, folder: Path,
                 table_rows.append((name, *(_cell(f.iloc[j], ind.kind, lang)
                                            for f, ind in zip(frames, group, strict=True))))
             pop_text = population_label(pop, lang)
-            title = f"{pop_text}{colon}" + "; ".join(indicator_label(i, lang) for i in group)
+            title = f"{pop_text}{colon}" + _sep(lang).join(indicator_label(i, lang)
+                                                           for i in group)
             heads = tuple(f"{indicator_label(i, lang)} "
                           f"({tr(lang, 'pct' if i.kind == 'share' else 'mean_score')})"
                           for i in group)
@@ -1031,7 +1037,8 @@ def _domains(tables: dict[str, pd.DataFrame], result: RunResult, folder: Path,
             charts.append(_save(
                 fig, folder, stem, title,
                 tr(lang, "domain_caption", pop=pop_text, level=level,
-                   labels="; ".join(_lower_first(indicator_label(i, lang)) for i in group)),
+                   labels=_sep(lang).join(_lower_first(indicator_label(i, lang))
+                                          for i in group)),
                 tr(lang, "domain_alt", pop=pop_text, year=result.year,
                    parts=". ".join(alt_parts)), table, lang))
     return charts
@@ -1152,7 +1159,7 @@ def _trends(tables: dict[str, pd.DataFrame], result: RunResult, folder: Path,
     data = DataTable(tr(lang, "trend_table", span=span),
                      (tr(lang, "h_edition"), *(indicator_label(i, lang) for i in heads)),
                      tuple(rows), lang)
-    alt = tr(lang, "trend_alt", span=span, messages="; ".join(messages), n_sig=n_sig,
+    alt = tr(lang, "trend_alt", span=span, messages=_sep(lang).join(messages), n_sig=n_sig,
              n=len(heads))
     return _save(fig, folder, "trends", tr(lang, "trend_title"),
                  tr(lang, "trend_caption", span=span, level=level), alt, data, lang)
@@ -1226,7 +1233,7 @@ def _uptake(tables: dict[str, pd.DataFrame], result: RunResult, folder: Path,
                   else tr(lang, "missing"),
                   fmt_pct(r["target"], 0, lang) if _num(r["target"]) is not None
                   else tr(lang, "none"),
-                  (tr(lang, st) if st in ("met", "not met") else str(st)) if h else "")
+                  target_status_label(st, lang) if h else "")
                  for name, (_, r), st, h in zip(svc_names, svc.iterrows(), status, has,
                                                 strict=True))
     table = DataTable(tr(lang, "uptake_table", year=result.year),
@@ -1352,7 +1359,7 @@ def _weights(result: RunResult, folder: Path, lang: str = "en") -> Chart:
                        tr(lang, "h_max_g")), tuple(rows), lang)
     return _save(fig, folder, "weights", tr(lang, "weights_title"),
                  tr(lang, "weights_caption"),
-                 tr(lang, "weights_alt", messages="; ".join(messages)), table, lang)
+                 tr(lang, "weights_alt", messages=_sep(lang).join(messages)), table, lang)
 
 
 def _catalogue(result: RunResult) -> Any:

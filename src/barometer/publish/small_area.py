@@ -26,6 +26,7 @@ from barometer.publish.report import (
     _localise,
     _lower_first,
     _save,
+    _sep,
     _wrap,
     fmt_int,
     fmt_pct,
@@ -159,7 +160,7 @@ def small_area_chart(tables: dict[str, pd.DataFrame], folder: Path, lang: str = 
                           tuple(text[h] for h in ("h_indicator", "h_region", "h_n",
                                                   "h_direct", "h_model", "h_status")),
                           tuple(rows_out), lang)
-        alt = text["alt"].format(messages="; ".join(messages), narrower=narrower,
+        alt = text["alt"].format(messages=_sep(lang).join(messages), narrower=narrower,
                                  cells=_localise(str(cells), lang))
         return _save(fig, folder, "small_area", text["title"], text["caption"], alt, table,
                      lang)
