@@ -1191,14 +1191,16 @@ def _uptake(tables: dict[str, pd.DataFrame], result: RunResult, folder: Path,
                 edgecolor="white" if hatch else colour, lw=0)
     ax.plot(svc["target"] * 100, y, "|", color="black", ms=12, mew=2.2, clip_on=False)
     right = 0.0
-    for yi, u, st, only in zip(y, uptake, status, svc["online_only"].astype(bool),
-                               strict=True):
+    targets = pd.to_numeric(svc["target"], errors="coerce").to_numpy(float)
+    for yi, u, st, only, tg in zip(y, uptake, status, svc["online_only"].astype(bool),
+                                   targets, strict=True):
         if np.isfinite(u):
             what = tr(lang, "online_only" if only else st if st in ("met", "not met")
                       else "no_target")
             text = f"{_pct_text(u, lang)}, {what}"
-            right = max(right, u * 100 + 1.5 + 1.4 * len(text))
-            ax.text(u * 100 + 1.5, yi, text, va="center")
+            x = 100 * max(u, tg if np.isfinite(tg) else u) + 1.5  # clear of the target tick
+            right = max(right, x + 1.4 * len(text))
+            ax.text(x, yi, text, va="center")
         else:
             ax.text(1, yi, tr(lang, "no_count"), va="center", style="italic",
                     color=STATUS_COLOURS["suppressed"])
