@@ -33,6 +33,7 @@ def pages() -> list[Path]:
     folder = published_run()[1]
     found = sorted(folder.glob("*.html"))
     assert found, f"no HTML page in {folder}"
+    assert {"scoreboard.html", "scoreboard.fr.html"} <= {p.name for p in found}
     return found
 
 

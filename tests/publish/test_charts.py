@@ -26,7 +26,7 @@ from barometer.publish.report import (
     mark_french,
 )
 
-PAGES = ("scoreboard.html", "methodology-note.html")
+PAGES = ("scoreboard.html", "scoreboard.fr.html", "methodology-note.html")
 CSS = Path(__file__).parents[2] / "src/barometer/publish/templates/style.css.j2"
 
 

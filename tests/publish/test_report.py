@@ -53,20 +53,22 @@ class _Page(HTMLParser):
         self.text.append(data)
 
 
-def _page(folder: Path) -> _Page:
+def _page(folder: Path, name: str = "scoreboard.html") -> _Page:
     page = _Page()
-    page.feed((folder / "scoreboard.html").read_text(encoding="utf-8"))
+    page.feed((folder / name).read_text(encoding="utf-8"))
     page.close()
     return page
 
 
 def test_every_chart_file_is_a_valid_image(run: tuple[RunResult, Path]) -> None:
     figures = run[1] / "figures"
-    stems = sorted({p.stem for p in figures.iterdir()})
+    every = sorted({p.stem for p in figures.iterdir()})
+    stems = [s for s in every if not s.endswith(".fr")]
     assert {"headline", "trends", "uptake", "coherence", "weights"} <= set(stems)
     assert any(s.startswith("domains_") for s in stems)
-    assert len(stems) <= 15  # a reasonable number of charts
-    for stem in stems:
+    assert len(stems) <= 15  # a reasonable number of charts (per language)
+    assert set(every) == set(stems) | {f"{s}.fr" for s in stems}  # each one in French too
+    for stem in every:
         png = figures / f"{stem}.png"
         assert png.read_bytes()[:8] == PNG_SIGNATURE, stem
         with Image.open(png) as img:
@@ -77,9 +79,10 @@ def test_every_chart_file_is_a_valid_image(run: tuple[RunResult, Path]) -> None:
         assert root.tag.endswith("svg"), stem
 
 
+@pytest.mark.parametrize("name", ["scoreboard.html", "scoreboard.fr.html"])
 def test_scoreboard_page_parses_and_every_reference_resolves(
-        run: tuple[RunResult, Path]) -> None:
-    page = _page(run[1])
+        run: tuple[RunResult, Path], name: str) -> None:
+    page = _page(run[1], name)
     assert page.stack == []
     assert page.images
     local = [h for h in page.links if not h.startswith(("#", "http://", "https://"))]
@@ -87,13 +90,14 @@ def test_scoreboard_page_parses_and_every_reference_resolves(
         assert not ref.startswith("/"), ref  # relative: opens from disk
         assert (run[1] / ref).is_file(), ref
     anchors = {h[1:] for h in page.links if h.startswith("#")}
-    html = (run[1] / "scoreboard.html").read_text(encoding="utf-8")
+    html = (run[1] / name).read_text(encoding="utf-8")
     for a in anchors:
         assert f'id="{a}"' in html, a
 
 
 def test_every_written_figure_is_shown(run: tuple[RunResult, Path]) -> None:
-    shown = {Path(src).stem for src in _page(run[1]).images}
+    shown = {Path(src).stem for name in ("scoreboard.html", "scoreboard.fr.html")
+             for src in _page(run[1], name).images}
     written = {p.stem for p in (run[1] / "figures").glob("*.png")}
     assert shown == written
 

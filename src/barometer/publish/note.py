@@ -55,7 +55,7 @@ if TYPE_CHECKING:
 
 NOTE_STEM = "methodology-note"
 SIMULATION_FILE = Path("simulation") / "coverage.csv"
-OUTPUTS = (f"{NOTE_STEM}.md", f"{NOTE_STEM}.html", "scoreboard.html")
+OUTPUTS = (f"{NOTE_STEM}.md", f"{NOTE_STEM}.html", "scoreboard.html", "scoreboard.fr.html")
 UNIT_NAMES = {"individuals": "adults", "companies": "companies"}
 QUANTILES = (0, 1, 5, 25, 50, 75, 95, 99, 100)
 G_NAMES = ("g_min", "g_p1", "g_p5", "g_p25", "g_p50", "g_p75", "g_p95", "g_p99", "g_max")
@@ -963,18 +963,25 @@ def markdown_to_html(text: str, title: str, charts: Charts | None = None) -> str
 
 
 def write_note_and_report(result: RunResult, folder: Path) -> None:
-    """Write the note (Markdown, HTML), the scoreboard report and its figures in ``folder``."""
+    """Write the note (Markdown, HTML), the scoreboard pages (``scoreboard.html``,
+    ``scoreboard.fr.html``) and their figures (drawn once per language) in ``folder``."""
+    from barometer.publish.report import LANGS
+
     folder = Path(folder)
-    charts = write_figures(result, folder)
-    charts = dataclasses.replace(charts, small_area=small_area_chart(result.tables(),
-                                                                      folder / "figures"))
+    charts_of = {}
+    for lang in LANGS:
+        drawn = write_figures(result, folder, lang)
+        charts_of[lang] = dataclasses.replace(drawn, small_area=small_area_chart(
+            result.tables(), folder / "figures", lang))
+    charts = charts_of["en"]
     context = build_context(result, folder, charts)
     text = render_note(context)
     (folder / f"{NOTE_STEM}.md").write_text(text, encoding="utf-8")
     title = f"Methodology note — digital public-services scoreboard {result.year}"
     (folder / f"{NOTE_STEM}.html").write_text(markdown_to_html(text, title, charts),
                                               encoding="utf-8")
-    write_scoreboard(result, folder, charts, context)
+    for lang in LANGS:
+        write_scoreboard(result, folder, charts_of[lang], context, lang)
 
 
 __all__ = ["NOTE_STEM", "OUTPUTS", "anchor_headings", "build_context", "contents",

@@ -23,7 +23,10 @@ from barometer.publish.report import (
     Chart,
     DataTable,
     _figure,
+    _localise,
+    _lower_first,
     _save,
+    _sep,
     _wrap,
     fmt_int,
     fmt_pct,
@@ -36,12 +39,57 @@ TITLES = {"online_all": "Adults who did a procedure online (all adults)",
           "satisfied": "Online users satisfied",
           "gave_up": "Online users who gave up at least once",
           "co_online_users": "Companies doing procedures online, among users"}
+TITLES_FR = {"online_all": "Adultes ayant effectué une démarche en ligne (tous les adultes)",
+             "satisfied": "Usagers en ligne satisfaits",
+             "gave_up": "Usagers en ligne ayant abandonné au moins une fois",
+             "co_online_users": "Entreprises effectuant leurs démarches en ligne, parmi les "
+                                "usagères"}
+TEXT: dict[str, dict[str, str]] = {
+    "en": {"x": "% (95% intervals)", "y": "region (INSEE code)",
+           "model": "model-based (EBLUP)", "direct": "direct survey estimate",
+           "direct_hollow": "direct, too few answers to publish alone",
+           "suppressed": "suppressed",
+           "table": "Regional estimates, % (model-based with its 95% interval)",
+           "h_indicator": "Indicator", "h_region": "Region", "h_n": "n",
+           "h_direct": "Direct %", "h_model": "Model-based % (interval)", "h_status": "Status",
+           "message": "{title}: from {lo} (region {lo_r}) to {hi} (region {hi_r})",
+           "alt": "Regional model-based estimates: {messages}. The model-based interval is "
+                  "narrower than the direct one in {narrower} of {cells} published cells.",
+           "title": "Regional estimates: direct and model-based",
+           "caption": "Regions sorted by the model-based estimate (blue dots, Fay–Herriot "
+                      "EBLUP with its MSE-based 95% interval) beside the direct survey "
+                      "estimate (grey squares, design-based 95% interval; hollow where the "
+                      "direct rules would suppress it). Every blue figure is model-based.",
+           "published": "published", "caution": "caution"},
+    "fr": {"x": "% (intervalles à 95\u00a0%)", "y": "région (code Insee)",
+           "model": "estimation sur modèle (EBLUP)", "direct": "estimation directe de "
+           "l’enquête", "direct_hollow": "directe, trop peu de réponses pour être diffusée "
+           "seule", "suppressed": "non diffusé",
+           "table": "Estimations régionales, % (sur modèle, avec son intervalle à "
+                    "95\u00a0%)",
+           "h_indicator": "Indicateur", "h_region": "Région", "h_n": "n",
+           "h_direct": "Directe %", "h_model": "Sur modèle % (intervalle)",
+           "h_status": "Statut",
+           "message": "{title} : de {lo} (région {lo_r}) à {hi} (région {hi_r})",
+           "alt": "Estimations régionales sur modèle : {messages}. L’intervalle de "
+                  "l’estimation sur modèle est plus étroit que celui de l’estimation directe "
+                  "dans {narrower} des {cells} cellules diffusées.",
+           "title": "Estimations régionales : directes et sur modèle",
+           "caption": "Régions triées selon l’estimation sur modèle (points bleus, EBLUP de "
+                      "Fay–Herriot avec son intervalle à 95\u00a0% fondé sur l’EQM) à côté "
+                      "de l’estimation directe de l’enquête (carrés gris, intervalle à "
+                      "95\u00a0% fondé sur le plan de sondage ; vides là où les règles de "
+                      "diffusion directes la supprimeraient). Chaque chiffre bleu est "
+                      "une estimation sur modèle.",
+           "published": "diffusé", "caution": "avec prudence"},
+}
 
 
-def small_area_chart(tables: dict[str, pd.DataFrame], folder: Path) -> Chart | None:
+def small_area_chart(tables: dict[str, pd.DataFrame], folder: Path, lang: str = "en"
+                     ) -> Chart | None:
     """Direct and model-based regional estimates side by side, regions sorted (``figures/
-    small_area``), with its alt text (the finding) and data table; None when the run has no
-    small-area estimates."""
+    small_area``), with its alt text (the finding) and data table, in ``lang``; None when
+    the run has no small-area estimates."""
     import matplotlib as mpl
     import seaborn as sns
     from matplotlib.lines import Line2D
@@ -49,6 +97,10 @@ def small_area_chart(tables: dict[str, pd.DataFrame], folder: Path) -> Chart | N
     t = tables.get("small_area_estimates")
     if t is None or t.empty:
         return None
+    text = TEXT[lang]
+    titles = TITLES_FR if lang == "fr" else TITLES
+    pct = (lambda v: f"{fmt_pct(v, lang=lang)}\u00a0%") if lang == "fr" else \
+        (lambda v: f"{fmt_pct(v)} %")
     inds = [i for i in MODELS if (t["indicator"] == i).any()]
     nrow = (len(inds) + 1) // 2
     z = 1.959963984540054
@@ -76,43 +128,42 @@ def small_area_chart(tables: dict[str, pd.DataFrame], folder: Path) -> Chart | N
             ax.scatter(e[shown], y[shown] - 0.18, s=22, color=model_c, zorder=3, clip_on=False)
             ax.set_yticks(y, rows["region"].astype(str))
             ax.set_xlim(0, 100)
-            ax.set_title(_wrap(TITLES.get(ind, ind), 34), loc="left")
-            ax.set_xlabel("% (95% intervals)")
-            ax.set_ylabel("region (INSEE code)")
+            ax.set_title(_wrap(titles.get(ind, ind), 34), loc="left")
+            ax.set_xlabel(text["x"])
+            ax.set_ylabel(text["y"])
             for _, r in rows.iloc[::-1].iterrows():
-                model = (f"{fmt_pct(r['eblup'])} ({fmt_pct(r['ci_low'])} – "
-                         f"{fmt_pct(r['ci_high'])})" if r["status"] != "suppressed"
-                         else "suppressed")
-                rows_out.append((TITLES.get(ind, ind), str(r["region"]), fmt_int(r["n"]),
-                                 fmt_pct(r["direct"]), model, str(r["status"])))
+                model = (f"{fmt_pct(r['eblup'], lang=lang)} "
+                         f"({fmt_pct(r['ci_low'], lang=lang)} – "
+                         f"{fmt_pct(r['ci_high'], lang=lang)})"
+                         if r["status"] != "suppressed" else text["suppressed"])
+                status = str(r["status"])
+                rows_out.append((titles.get(ind, ind), str(r["region"]),
+                                 fmt_int(r["n"], lang), fmt_pct(r["direct"], lang=lang),
+                                 model, text.get(status, status)))
             pub = rows[rows["status"] != "suppressed"]
             narrower += int(((pub["ci_high"] - pub["ci_low"]) < 2 * z * pub["direct_se"]).sum())
             cells += len(pub)
             if len(pub):
                 hi_r, lo_r = pub.loc[pub["eblup"].idxmax()], pub.loc[pub["eblup"].idxmin()]
-                messages.append(f"{TITLES.get(ind, ind).lower()}: from "
-                                f"{fmt_pct(lo_r['eblup'])} % (region {lo_r['region']}) to "
-                                f"{fmt_pct(hi_r['eblup'])} % (region {hi_r['region']})")
+                messages.append(text["message"].format(
+                    title=_lower_first(titles.get(ind, ind)), lo=pct(lo_r["eblup"]),
+                    lo_r=lo_r["region"], hi=pct(hi_r["eblup"]), hi_r=hi_r["region"]))
         for ax in axes[len(inds):]:
             ax.set_visible(False)
         fig.legend(handles=[
-            Line2D([], [], color=model_c, marker="o", lw=1.8, label="model-based (EBLUP)"),
-            Line2D([], [], color=direct_c, marker="s", lw=1.2, label="direct survey estimate"),
+            Line2D([], [], color=model_c, marker="o", lw=1.8, label=text["model"]),
+            Line2D([], [], color=direct_c, marker="s", lw=1.2, label=text["direct"]),
             Line2D([], [], color=direct_c, marker="s", ls="none", markerfacecolor="white",
-                   label="direct, too few answers to publish alone")],
+                   label=text["direct_hollow"])],
             loc="outside lower center", ncol=2, frameon=False)
-        table = DataTable("Regional estimates, % (model-based with its 95% interval)",
-                          ("Indicator", "Region", "n", "Direct %", "Model-based % (interval)",
-                           "Status"), tuple(rows_out))
-        alt = ("Regional model-based estimates: " + "; ".join(messages) + f". The model-based "
-               f"interval is narrower than the direct one in {narrower} of {cells} published "
-               "cells.")
-        return _save(fig, folder, "small_area", "Regional estimates: direct and model-based",
-                     "Regions sorted by the model-based estimate (blue dots, Fay–Herriot "
-                     "EBLUP with its MSE-based 95% interval) beside the direct survey "
-                     "estimate (grey squares, design-based 95% interval; hollow where the "
-                     "direct rules would suppress it). Every blue figure is model-based.",
-                     alt, table)
+        table = DataTable(text["table"],
+                          tuple(text[h] for h in ("h_indicator", "h_region", "h_n",
+                                                  "h_direct", "h_model", "h_status")),
+                          tuple(rows_out), lang)
+        alt = text["alt"].format(messages=_sep(lang).join(messages), narrower=narrower,
+                                 cells=_localise(str(cells), lang))
+        return _save(fig, folder, "small_area", text["title"], text["caption"], alt, table,
+                     lang)
 
 
 def small_area_context(result: RunResult) -> dict[str, Any] | None:
