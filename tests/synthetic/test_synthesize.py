@@ -93,11 +93,27 @@ def test_published_trends_and_gradients(truths: dict[int, pd.DataFrame]) -> None
     online = {y: _share(t, "individuals", "online", [1, 2]) * _share(t, "individuals", "proc",
                                                                       [1]) for y, t in
               truths.items()}
-    assert 0.45 < online[2014] < 0.55 and 0.65 < online[2025] < 0.75
-    assert online[2025] - online[2014] > 0.15
+    # DOMAIN.md: the real scoreboard's 2016 figures and their changes on 2015
+    assert online[2016] == pytest.approx(0.28, abs=0.01)
+    assert online[2015] == pytest.approx(0.26, abs=0.01)
+    assert 0.45 < online[2025] < 0.56
+    assert all(online[y + 1] > online[y] - 0.01 for y in range(2014, 2025))
+    t16 = truths[2016]
+    assert _share(t16, "individuals", "proc", [1]) == pytest.approx(0.37, abs=0.01)
+    assert _share(t16, "individuals", "online", [1, 2]) == pytest.approx(0.75, abs=0.015)
+    assert _share(t16, "individuals", "satis", [1, 2]) == pytest.approx(0.90, abs=0.01)
+    co = {(item, cat): _share(t16, "companies", item, [1, 2], domain="size_10plus",
+                              category=cat) for item in ("online", "satis") for cat in
+          ("<10", "10+")}
+    assert co["online", "10+"] == pytest.approx(0.74, abs=0.02)
+    assert co["satis", "10+"] == pytest.approx(0.95, abs=0.02)
+    assert co["satis", "<10"] == pytest.approx(0.78, abs=0.02)
+    t15 = truths[2015]
+    assert _share(t15, "companies", "satis", [1, 2], domain="size_10plus",
+                  category="<10") == pytest.approx(0.89, abs=0.02)  # -11 pts in 2016
     for y, t in truths.items():
         sat = _share(t, "individuals", "satis", [1, 2])
-        assert 0.78 < sat < 0.92, (y, sat)
+        assert 0.86 < sat < 0.94, (y, sat)
         young = _share(t, "individuals", "online", [1, 2], domain="age_band",
                        category="18-24")
         old = _share(t, "individuals", "online", [1, 2], domain="age_band", category="65+")
