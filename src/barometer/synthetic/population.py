@@ -80,7 +80,7 @@ REGION_DEGREE = (0.70, -0.20, -0.20, -0.25, -0.30, -0.15, 0.00, 0.05, -0.05, 0.1
 """Utility shift of bac+2 (half) and bac+3 graduates by region (more in Île-de-France,
 Auvergne-Rhône-Alpes, Occitanie; INSEE census)."""
 REGION_EFFECT_SEED = 1979
-REGION_EFFECT_SD = {"digital": 0.30, "online": 0.70, "satis": 0.45, "gaveup": 0.25,
+REGION_EFFECT_SD = {"digital": 0.30, "online": 0.90, "satis": 0.45, "gaveup": 0.25,
                     "co_digital": 0.30}
 """Standard deviations (logit scale) of the persistent regional effects: ``digital`` moves
 both online use and the online uptake of the administrative services (seen by the

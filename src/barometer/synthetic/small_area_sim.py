@@ -130,10 +130,15 @@ class SmallAreaSimulation:
         return "\n".join(lines)
 
     def write(self, out: Path) -> list[Path]:
+        """Write the table (coverage beside the MSE bias), the per-sample estimates and the
+        failed fits (sample, stage, message) as CSV files in ``out``."""
         out.mkdir(parents=True, exist_ok=True)
-        paths = [out / "small_area_coverage.csv", out / "small_area_estimates.csv"]
+        paths = [out / "small_area_coverage.csv", out / "small_area_estimates.csv",
+                 out / "small_area_failures.csv"]
         self.table().to_csv(paths[0], index=False)
         self.estimates.to_csv(paths[1], index=False)
+        pd.DataFrame(list(self.failures), columns=["rep", "stage", "message"]).to_csv(
+            paths[2], index=False)
         return paths
 
 
