@@ -226,6 +226,22 @@ def test_gvf() -> None:
     assert only_small["smoothed_var"].iloc[1:].tolist() == pytest.approx(v[1:].tolist())
     with pytest.raises(EstimationError, match="unknown GVF"):
         smooth_variances(t, kind="spline")
+    # pooled p: the prediction uses sum n p / sum n for every area, the deff the areas' own p
+    pooled = smooth_variances(t, kind="deff", p_source="pooled")
+    pbar = (n * p).sum() / n.sum()
+    np.testing.assert_allclose(pooled["smoothed_var"], 1.5 * pbar * (1 - pbar) / n,
+                               rtol=1e-12)
+    # an area's smoothed variance no longer depends on its own estimate (beyond the pool)
+    t2 = t.assign(direct=p * np.r_[1, 1, 1, 1, 1, 1, 1])
+    t2.loc[0, "direct"] = 0.0
+    a = smooth_variances(t2, kind="deff", p_source="area")["smoothed_var"].iloc[0]
+    b = smooth_variances(t2, kind="deff", p_source="pooled")["smoothed_var"].iloc[0]
+    assert a < b / 2
+    ll_pooled = smooth_variances(t, kind="loglinear", p_source="pooled")
+    np.testing.assert_allclose(ll_pooled["smoothed_var"], 1.5 * pbar * (1 - pbar) / n,
+                               rtol=1e-10)
+    with pytest.raises(EstimationError, match="unknown p_source"):
+        smooth_variances(t, kind="deff", p_source="model")
 
 
 def test_bad_input() -> None:

@@ -3,12 +3,13 @@
 For one indicator, the direct regional estimates and their design-based variances come from
 the weighted population's design (:func:`barometer.survey.small_area.direct_estimates`,
 linearised or replicate); the variances are smoothed by the pooled-design-effect GVF
-(v_d = deff p_d (1 - p_d) / n_d, Wolter 2007 §7.2), because a region of 5 respondents has
-a direct variance too noisy (often 0) for the model to treat as known; the model
-(:func:`barometer.survey.small_area.fay_herriot`, REML; the Fay–Herriot moment method when
-the REML iteration does not converge, which the ``method`` column then says) then borrows
-strength from regional covariates — census shares and administrative uptake — known without
-sampling error.
+(v_d = deff p (1 - p) / n_d with the pooled share p, Wolter 2007 §7.2; the pooled p keeps
+an area's variance independent of its own estimate, Rao & Molina 2015 §6.4.1), because a
+region of 5 respondents has a direct variance too noisy (often 0) for the model to treat
+as known; the model (:func:`barometer.survey.small_area.fay_herriot`, REML; the
+Fay–Herriot moment method when the REML iteration does not converge, which the ``method``
+column then says) then borrows strength from regional covariates — census shares and
+administrative uptake — known without sampling error.
 
 The result has one row per region with the columns of :data:`COLUMNS_HEAD`, one per
 covariate, then :data:`COLUMNS_TAIL`, the rows of the open-data resource
@@ -55,7 +56,7 @@ def regional_estimates(design: Design, values: np.ndarray, indicator: str,
                             data=design.data.assign(_sae_y=values))
     direct = direct_estimates(d, "_sae_y", region)
     direct = direct[direct["n"] > 0]
-    direct = smooth_variances(direct, kind="deff")
+    direct = smooth_variances(direct, kind="deff", p_source="pooled")
     cov = covariates.assign(**{region: covariates[region].astype(str)})
     table = direct.assign(area=direct["area"].astype(str)).merge(
         cov[[region, *names]], left_on="area", right_on=region, how="left")

@@ -611,7 +611,7 @@ def direct_estimates(design: Design, y: str, area: str, *, level: object = None,
 
 
 def smooth_variances(direct: pd.DataFrame, *, kind: str = "loglinear", min_n: int | None = None,
-                     share: bool = True) -> pd.DataFrame:
+                     share: bool = True, p_source: str = "area") -> pd.DataFrame:
     """Smooth direct sampling variances by a generalised variance function (GVF).
 
     Direct variances of small areas are themselves very noisy, and the Fay–Herriot model
@@ -625,7 +625,13 @@ def smooth_variances(direct: pd.DataFrame, *, kind: str = "loglinear", min_n: in
     * ``deff``: v_d = deff p_d (1 - p_d) / n_d with the pooled design effect
       deff = sum v_d / sum (p_d (1 - p_d) / n_d) (shares only; Wolter 2007, §7.2).
 
-    Shares of 0 or 1 use p clipped to [0.5 / n, 1 - 0.5 / n]. ``min_n``: smooth only areas
+    Shares of 0 or 1 use p clipped to [0.5 / n, 1 - 0.5 / n]. ``p_source``: the share in the
+    prediction's p (1 - p): ``area``, the area's own direct p_d; ``pooled``, the pooled share
+    p = sum n_d p_d / sum n_d of all areas (the fitted coefficients still use p_d). ``pooled``
+    keeps the smoothed variance independent of the area's own estimate: with p_d, an area
+    whose sample share happens to be near 0 or 1 gets a small variance, hence a large weight
+    in the model's regression, which biases the fit towards the extremes (Rao & Molina 2015,
+    §6.4.1; You & Chapman 2006 smooth with a model-based p). ``min_n``: smooth only areas
     with n < ``min_n`` (and those with no positive variance); default every area. Adds the
     columns ``smoothed_var`` and ``smoothed`` (whether the area's variance was replaced).
     """
@@ -642,18 +648,28 @@ def smooth_variances(direct: pd.DataFrame, *, kind: str = "loglinear", min_n: in
     if usable.sum() < 3:
         raise EstimationError("a GVF needs at least 3 areas with a positive variance",
                               value=int(usable.sum()), hint="pool areas or skip smoothing")
+    if p_source not in ("area", "pooled"):
+        raise EstimationError(f"unknown p_source {p_source!r}", value=p_source,
+                              hint="use 'area' or 'pooled'")
     p = np.clip(direct["direct"].to_numpy(float), 0.5 / n, 1 - 0.5 / n)
     pq = p * (1 - p)
+    ok = np.isfinite(p) & (n > 0)
+    p_pool = float(np.sum(n[ok] * p[ok]) / np.sum(n[ok]))
+    p_pred = np.clip(np.full_like(p, p_pool), 0.5 / n, 1 - 0.5 / n) if (
+        p_source == "pooled" and share) else p
+    pq_pred = p_pred * (1 - p_pred)
     if kind == "deff":
         if not share:
             raise EstimationError("the deff GVF is for shares", hint="use kind='loglinear'")
         deff = v[usable].sum() / (pq[usable] / n[usable]).sum()
-        pred = deff * pq / n
+        pred = deff * pq_pred / n
     else:
         Z = np.column_stack([np.ones_like(n), np.log(n)] + ([np.log(pq)] if share else []))
         coef, *_ = np.linalg.lstsq(Z[usable], np.log(v[usable]), rcond=None)
         resid = np.log(v[usable]) - Z[usable] @ coef
-        pred = np.exp(Z @ coef) * np.mean(np.exp(resid))
+        Zp = np.column_stack([np.ones_like(n), np.log(n)]
+                             + ([np.log(pq_pred)] if share else []))
+        pred = np.exp(Zp @ coef) * np.mean(np.exp(resid))
     replace_ = np.ones(len(n), dtype=bool) if min_n is None else (~usable | (n < min_n))
     out = direct.copy()
     out["smoothed_var"] = np.where(replace_, pred, v)

@@ -4,10 +4,22 @@ Each population is a frame of units (200,000 adults, 100,000 companies by defaul
 standing for ``weight`` real units so that totals are the real ones of DOMAIN.md. Every
 unit carries the calibration and domain variables and an answer to every questionnaire
 item, drawn from logistic models whose intercept is solved each year so that the
-population share follows the published trend (online use ≈50% → ≈70% of adults over
-2014-2025, satisfaction ≈80-90%), with steep age / education / internet-use gradients for
-adults and a size gradient for companies. Item nonresponse (don't know, refused) is an
-attribute of the unit; filtered items are coded 97 (not asked) outside their filter.
+population share follows the headline figures the real scoreboard published for 2014-2017
+(:data:`HEADLINES`, from DOMAIN.md: in 2016, 37% of adults did a procedure in the last 12
+months, 3 in 4 of them online, 28% of all adults; 90% of online users satisfied; companies
+< 10 employees 78% satisfied, 10+ employees 74% online and 95% satisfied), then a linear
+path to 2025, with steep age / education / internet-use gradients for adults and a size
+gradient for companies. Item nonresponse (don't know, refused) is an attribute of the
+unit; filtered items are coded 97 (not asked) outside their filter.
+
+Regions differ as real ones do (:data:`REGION_OLDER`, :data:`REGION_DEGREE`): in their
+age structure and share of graduates, hence in internet use, which the census covariates
+of the small-area models see; and by persistent regional effects on the logit scale
+(:func:`region_effects`, fixed over the years) on the online propensity, shared with the
+online uptake of the administrative services (which the administrative covariates see),
+plus a part no covariate sees, on online use, satisfaction and giving up. The regional
+truths are therefore a regression on the covariates plus a random area effect: the
+Fay–Herriot (1979) model, up to the nonlinearity of the logistic link.
 
 Everything is vectorised and driven by the ``numpy.random.Generator`` passed in.
 """
@@ -34,6 +46,71 @@ SIZE_BANDS = ("0", "1-9", "10-49", "50-249", "250+")
 SECTORS = ("industry", "construction", "trade", "services")
 
 FIRST, LAST = 2014, 2025
+
+HEADLINES: dict[str, dict[int, float]] = {
+    # adults who did at least one administrative procedure in the last 12 months: 37% in
+    # 2016 (SGMAP scoreboard 2016); 2015 and 2014 follow the +2 pts a year of online use
+    "proc": {2014: 0.34, 2015: 0.355, 2016: 0.37, 2017: 0.385, 2025: 0.58},
+    # of those, the share who did it online: "3 in 4" in 2016 (28% of all adults, +2 pts on
+    # 2015: 26% / 35.5%); rising as the Baromètre du numérique's online procedures do
+    "online": {2014: 0.70, 2015: 0.732, 2016: 0.757, 2017: 0.77, 2025: 0.88},
+    # online users satisfied (very or fairly): 90% in 2016
+    "satis": {2014: 0.88, 2015: 0.89, 2016: 0.90, 2017: 0.90, 2025: 0.91},
+    # companies with fewer than 10 employees satisfied: 78% in 2016 (-11 pts on 2015)
+    "co_satis_small": {2014: 0.87, 2015: 0.89, 2016: 0.78, 2017: 0.80, 2025: 0.86},
+    # companies with 10+ employees satisfied: 95% in 2016 (+7 pts on 2015)
+    "co_satis_10plus": {2014: 0.87, 2015: 0.88, 2016: 0.95, 2017: 0.95, 2025: 0.95},
+    # companies with 10+ employees who did their procedures online: 74% in 2016 (+8 pts)
+    "co_online_10plus": {2014: 0.62, 2015: 0.66, 2016: 0.74, 2017: 0.77, 2025: 0.88},
+    # companies with fewer than 10 employees online (not published: below the 10+)
+    "co_online_small": {2014: 0.50, 2015: 0.52, 2016: 0.55, 2017: 0.57, 2025: 0.76},
+    # companies for which online procedures made relations easier: 35% in 2016
+    "co_easier": {2014: 0.32, 2015: 0.335, 2016: 0.35, 2017: 0.36, 2025: 0.45},
+}
+"""National targets per year (DOMAIN.md, the SGMAP scoreboard's published 2016 results and
+their changes on 2015), linearly interpolated between the years given (:func:`headline`)."""
+
+REGION_OLDER = (-0.45, 0.20, 0.25, 0.20, -0.15, 0.00, 0.00, 0.20, 0.30, 0.15, -0.10,
+                0.20, 0.35)
+"""Age tilt of each region (order of ``REGIONS``): log-odds of living there rise by this
+times (-1, -0.5, 0, 0.5, 1) over the age bands 18-24 .. 65+ (older: Corse, Nouvelle-Aquitaine,
+Bourgogne-Franche-Comté; younger: Île-de-France, Hauts-de-France; INSEE census)."""
+REGION_DEGREE = (0.70, -0.20, -0.20, -0.25, -0.30, -0.15, 0.00, 0.05, -0.05, 0.10, 0.15,
+                 0.05, -0.30)
+"""Utility shift of bac+2 (half) and bac+3 graduates by region (more in Île-de-France,
+Auvergne-Rhône-Alpes, Occitanie; INSEE census)."""
+REGION_EFFECT_SEED = 1979
+REGION_EFFECT_SD = {"digital": 0.30, "online": 0.90, "satis": 0.45, "gaveup": 0.25,
+                    "co_digital": 0.30}
+"""Standard deviations (logit scale) of the persistent regional effects: ``digital`` moves
+both online use and the online uptake of the administrative services (seen by the
+administrative covariates); ``online``, ``satis``, ``gaveup`` are seen by no covariate;
+``co_digital`` moves companies' online use and their administrative uptake. On the share
+scale they give regions a few points apart, as in the regional breakdowns of the INSEE ICT
+household survey."""
+
+
+def region_effects() -> dict[str, np.ndarray]:
+    """Persistent regional effects (logit scale), one array of 13 per name of
+    :data:`REGION_EFFECT_SD`: the 13 normal scores Phi^-1((k - 1/2) / 13), k = 1..13, in an
+    order drawn from a fixed seed, times the standard deviation. A stratified draw of the
+    normal random effect: the regions' effects always spread as a normal sample should (no
+    chance cluster of extreme regions), and they are the same every year and every edition
+    (a region's character is persistent, not re-drawn with the year)."""
+    from scipy.stats import norm
+
+    rng = np.random.default_rng(REGION_EFFECT_SEED)
+    scores = norm.ppf((np.arange(len(REGIONS)) + 0.5) / len(REGIONS))
+    return {k: sd * scores[rng.permutation(len(REGIONS))]
+            for k, sd in REGION_EFFECT_SD.items()}
+
+
+def headline(name: str, year: int) -> float:
+    """The national target ``name`` of :data:`HEADLINES` in ``year`` (linear between the
+    years given, constant outside)."""
+    path = HEADLINES[name]
+    years = sorted(path)
+    return float(np.interp(year, years, [path[y] for y in years]))
 
 
 def trend(year: int, start: float, end: float) -> float:
@@ -98,6 +175,17 @@ def largest_remainder(values: np.ndarray, total: int) -> np.ndarray:
     return base
 
 
+def group_intercepts(lin: np.ndarray, groups: list[tuple[np.ndarray, float]]
+                     ) -> np.ndarray:
+    """Per unit, the intercept of its group: ``groups`` are (mask, target) pairs with
+    disjoint masks, each intercept solved so that the mean of sigmoid(a + lin) over the
+    mask is the target (0 outside every mask)."""
+    out = np.zeros(lin.shape)
+    for mask, target in groups:
+        out[mask] = solve_intercept(lin, target, mask)
+    return out
+
+
 def binary(rng: np.random.Generator, lin: np.ndarray, target: float,
            mask: np.ndarray | None = None, weights: np.ndarray | None = None) -> np.ndarray:
     """Bernoulli draws whose population mean over ``mask`` is ≈ ``target``."""
@@ -105,15 +193,26 @@ def binary(rng: np.random.Generator, lin: np.ndarray, target: float,
     return rng.random(lin.shape[0]) < sigmoid(a + lin)
 
 
+def binary_groups(rng: np.random.Generator, lin: np.ndarray,
+                  groups: list[tuple[np.ndarray, float]]) -> np.ndarray:
+    """Bernoulli draws whose population mean over each (mask, target) of ``groups`` is ≈
+    its target (:func:`group_intercepts`)."""
+    return rng.random(lin.shape[0]) < sigmoid(group_intercepts(lin, groups) + lin)
+
+
 def ordinal4(rng: np.random.Generator, lin: np.ndarray, target_top2: float,
              mask: np.ndarray, weights: np.ndarray | None = None,
-             shift: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+             shift: np.ndarray | None = None,
+             groups: list[tuple[np.ndarray, float]] | None = None
+             ) -> tuple[np.ndarray, np.ndarray]:
     """A 4-point scale (1 best .. 4 worst) from a logistic latent variable.
 
-    The top two codes (latent > 0) have population share ≈ ``target_top2`` over ``mask``.
+    The top two codes (latent > 0) have population share ≈ ``target_top2`` over ``mask``
+    (or, with ``groups``, ≈ each group's target over its mask, which then replace ``mask``).
     Returns the codes and the latent value (to correlate other items with it).
     """
-    a = solve_intercept(lin, target_top2, mask, weights)
+    a = (solve_intercept(lin, target_top2, mask, weights) if groups is None
+         else group_intercepts(lin, groups))
     u = rng.random(lin.shape[0]).clip(1e-12, 1 - 1e-12)
     latent = a + lin + np.log(u / (1 - u)) + (0 if shift is None else shift)
     code = np.select([latent > 1.6, latent > 0, latent > -1.5], [1, 2, 3], 4)
@@ -149,7 +248,10 @@ def individuals_covariates(rng: np.random.Generator, year: int, n: int) -> pd.Da
     sex_tilt = np.where(female[:, None], [1, 0.8, 0.8, 1.1, 1.6, 0.45, 1, 1.2],
                         [1, 1.2, 1.2, 0.9, 0.5, 1.5, 1, 0.8])
     pcs_i = draw_categorical(rng, pcs_by_age[age_i] * sex_tilt)
-    region_i = rng.choice(13, size=n, p=np.array(REGION_ADULTS_2014) / sum(REGION_ADULTS_2014))
+    older = np.array([-1.0, -0.5, 0.0, 0.5, 1.0])[age_i]
+    region_p = (np.array(REGION_ADULTS_2014, float)[None, :]
+                * np.exp(np.outer(older, REGION_OLDER)))
+    region_i = draw_categorical(rng, region_p)
     urban_base = np.array([0.27, 0.20, 0.15, 0.38, 0.0])
     urban_p = np.tile(urban_base, (n, 1))
     urban_p[region_i == 0] = [0.05, 0.04, 0.02, 0.0, 0.89]
@@ -162,7 +264,8 @@ def individuals_covariates(rng: np.random.Generator, year: int, n: int) -> pd.Da
         [0.5, 0.2, 0, -0.8], [0.2, 0.2, 0.2, -0.2], [-2.0, -0.8, 0, 1.5], [-0.7, 0, 0.6, 0.4],
         [0.3, 0.2, 0, -0.6], [0.9, 0, -0.8, -1.8], [0, 0, 0, 0], [0, 0, 0, 0]])
     edu_trend = np.array([0, 0, 0.01, 0.03]) * (year - FIRST)
-    edu_i = softmax_draw(rng, edu_by_age[age_i] + edu_by_pcs[pcs_i] + edu_trend)
+    edu_region = np.outer(np.asarray(REGION_DEGREE)[region_i], [0, 0, 0.5, 1.0])
+    edu_i = softmax_draw(rng, edu_by_age[age_i] + edu_by_pcs[pcs_i] + edu_trend + edu_region)
     u = rng.random(n).clip(1e-12, 1 - 1e-12)
     net = (-0.6 + 0.14 * (year - FIRST) + _idx(age_i, (2.6, 2.4, 1.8, 0.9, -0.6))
            + _idx(edu_i, (-0.7, 0, 0.5, 0.9)) + np.log(u / (1 - u)))
@@ -172,7 +275,7 @@ def individuals_covariates(rng: np.random.Generator, year: int, n: int) -> pd.Da
         "age_band": np.asarray(AGE_BANDS)[age_i], "pcs": np.asarray(PCS)[pcs_i],
         "region": np.asarray(REGIONS)[region_i], "urban_size": np.asarray(URBAN)[urban_i],
         "education": np.asarray(EDUCATION)[edu_i], "internet_use": np.asarray(INTERNET)[net_i],
-        "_age": age_i, "_edu": edu_i, "_net": net_i, "_pcs": pcs_i,
+        "_age": age_i, "_edu": edu_i, "_net": net_i, "_pcs": pcs_i, "_region": region_i,
     })
 
 
@@ -185,26 +288,28 @@ def individuals_items(rng: np.random.Generator, year: int, pop: pd.DataFrame,
     """
     n = len(pop)
     a_i, e_i, i_i = (pop[c].to_numpy() for c in ("_age", "_edu", "_net"))
+    r_i = pop["_region"].to_numpy()
+    reg = {k: v[r_i] for k, v in region_effects().items()}
     t = year - FIRST
     out: dict[str, np.ndarray] = {}
     lin = (_idx(a_i, (0.3, 0.5, 0.4, 0.1, -0.5)) + _idx(e_i, (-0.3, 0, 0.2, 0.3))
            + _idx(i_i, (0.3, 0, -0.4, -0.9)))
-    proc = binary(rng, lin, trend(year, 0.64, 0.80))
+    proc = binary(rng, lin, headline("proc", year))
     out["proc"] = np.where(proc, 1, 2)
     lin = (_idx(a_i, (0.9, 0.8, 0.4, -0.2, -1.2)) + _idx(e_i, (-0.6, 0, 0.4, 0.8))
-           + _idx(i_i, (1.0, -0.3, -1.6, -5.0)))
+           + _idx(i_i, (1.0, -0.3, -1.6, -5.0)) + reg["digital"] + reg["online"])
     bump = 0.015 if year in (2020, 2021) else 0.0
-    online = binary(rng, lin, trend(year, 0.78, 0.88) + bump, proc) & proc
+    online = binary(rng, lin, headline("online", year) + bump, proc) & proc
     fully = binary(rng, _idx(i_i, (0.5, 0, -0.5, -1.0)), trend(year, 0.60, 0.72), online)
     out["online"] = np.where(online, np.where(fully, 1, 2), 3)
-    lin_s = _idx(i_i, (0.6, 0, -0.8, -1.2)) + _idx(a_i, (0.3, 0.2, 0, -0.2, -0.4))
-    sat_target = trend(year, 0.82, 0.89) if year < 2020 else 0.89
-    out["satis"], latent = ordinal4(rng, lin_s, sat_target, online)
+    lin_s = (_idx(i_i, (0.6, 0, -0.8, -1.2)) + _idx(a_i, (0.3, 0.2, 0, -0.2, -0.4))
+             + reg["satis"])
+    out["satis"], latent = ordinal4(rng, lin_s, headline("satis", year), online)
     sat_dev = latent - latent[online].mean() if online.any() else latent
     out["ease"], _ = ordinal4(rng, _idx(e_i, (-0.4, 0, 0.2, 0.4)) + 0.5 * sat_dev,
                               trend(year, 0.78, 0.86), online)
     satisfied = out["satis"] <= 2
-    gave = binary(rng, -1.0 * satisfied + _idx(i_i, (0, 0.2, 0.5, 0.8)),
+    gave = binary(rng, -1.0 * satisfied + _idx(i_i, (0, 0.2, 0.5, 0.8)) + reg["gaveup"],
                   trend(year, 0.35, 0.27), online)
     out["gaveup"] = np.where(gave, 1, 2)
     unhappy = 1.0 * ~satisfied
@@ -245,7 +350,7 @@ def individuals_items(rng: np.random.Generator, year: int, pop: pd.DataFrame,
     for name, (p, age_eff) in incidence.items():
         used = binary(rng, _idx(a_i, age_eff), p)
         lin = (_idx(a_i, (0.6, 0.6, 0.3, -0.2, -1.0)) + _idx(e_i, (-0.5, 0, 0.3, 0.6))
-               + _idx(i_i, (1.0, -0.2, -1.5, -5.0)))
+               + _idx(i_i, (1.0, -0.2, -1.5, -5.0)) + reg["digital"])
         on = binary(rng, lin, service_shares[name], used)
         out[name] = np.where(used, np.where(on, 1, 2), 3)
     return out
@@ -283,7 +388,7 @@ def companies_covariates(rng: np.random.Generator, year: int, n: int) -> pd.Data
         "size_band": np.asarray(SIZE_BANDS)[size_i], "sector": np.asarray(SECTORS)[sector_i],
         "region": np.asarray(REGIONS)[region_i], "employees": emp,
         "size_10plus": np.where(size_i >= 2, "10+", "<10"),
-        "_size": size_i, "_sector": sector_i,
+        "_size": size_i, "_sector": sector_i, "_region": region_i,
     })
 
 
@@ -292,17 +397,22 @@ def companies_items(rng: np.random.Generator, year: int, pop: pd.DataFrame,
     """True answers of companies to every companies item (substantive codes only)."""
     n = len(pop)
     s_i, c_i = pop["_size"].to_numpy(), pop["_sector"].to_numpy()
+    co_digital = region_effects()["co_digital"][pop["_region"].to_numpy()]
+    big = s_i >= 2
     t = year - FIRST
     out: dict[str, np.ndarray] = {}
     proc = binary(rng, _idx(s_i, (0, 0.8, 1.8, 2.6, 3.5)) + _idx(c_i, (0.1, 0, 0, 0)),
                   trend(year, 0.70, 0.80))
     out["proc"] = np.where(proc, 1, 2)
-    lin = _idx(s_i, (0, 0.25, 1.1, 1.6, 2.2)) + _idx(c_i, (0.2, -0.3, 0, 0.1))
-    online = binary(rng, lin, trend(year, 0.52, 0.78), proc) & proc
+    lin = _idx(s_i, (0, 0.25, 0, 0.5, 1.1)) + _idx(c_i, (0.2, -0.3, 0, 0.1)) + co_digital
+    online = binary_groups(rng, lin, [(proc & ~big, headline("co_online_small", year)),
+                                      (proc & big, headline("co_online_10plus", year))]) & proc
     fully = binary(rng, _idx(s_i, (0, 0.2, 0.6, 0.8, 1.0)), trend(year, 0.55, 0.72), online)
     out["online"] = np.where(online, np.where(fully, 1, 2), 3)
-    out["satis"], latent = ordinal4(rng, _idx(s_i, (0, 0.1, 1.3, 1.5, 1.7)),
-                                    trend(year, 0.80, 0.88), online)
+    out["satis"], latent = ordinal4(
+        rng, _idx(s_i, (0, 0.1, 0, 0.2, 0.4)), 0.0, online,
+        groups=[(online & ~big, headline("co_satis_small", year)),
+                (online & big, headline("co_satis_10plus", year))])
     sat_dev = latent - latent[online].mean() if online.any() else latent
     out["ease"], _ = ordinal4(rng, _idx(s_i, (0, 0.1, 0.6, 0.8, 1.0)) + 0.5 * sat_dev,
                               trend(year, 0.75, 0.85), online)
@@ -326,7 +436,9 @@ def companies_items(rng: np.random.Generator, year: int, pop: pd.DataFrame,
                             -0.4 + _idx(s_i, (0.2, 0.2, 0, -0.3, -0.5))])
     out["pref_channel"] = softmax_draw(rng, util) + 1
     lin = _idx(s_i, (0, 0.25, 1.1, 1.3, 1.5))
-    util = np.column_stack([lin + solve_intercept(lin, trend(year, 0.30, 0.45)),
+    # P(easier) = sigmoid(a + lin - log(e^-1.4 + e^0.35)) under the multinomial logit
+    others = np.log(np.exp(-1.4) + np.exp(0.35))
+    util = np.column_stack([lin + solve_intercept(lin - others, headline("co_easier", year)),
                             np.full(n, -1.4), np.full(n, 0.35)])
     out["relations"] = softmax_draw(rng, util) + 1
     for name, p_use, use_eff, on_eff in (
@@ -334,7 +446,7 @@ def companies_items(rng: np.random.Generator, year: int, pop: pd.DataFrame,
             ("svc_vat", 0.85, (-0.4, 0.3, 1.5, 2.5, 3.0), (0, 0.3, 1.0, 1.5, 2.0))):
         eligible = s_i >= 1 if name == "svc_dpae" else np.ones(n, bool)
         used = binary(rng, _idx(s_i, use_eff), p_use, eligible) & eligible
-        on = binary(rng, _idx(s_i, on_eff), service_shares[name], used)
+        on = binary(rng, _idx(s_i, on_eff) + co_digital, service_shares[name], used)
         out[name] = np.where(used, np.where(on, 1, 2), 3)
     return out
 
