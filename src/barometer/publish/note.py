@@ -93,6 +93,8 @@ FRENCH = {  # headings and cell words of the tables built here, English -> Frenc
     "weighting specification": "spécification de la pondération",
     "landline": "téléphone fixe", "mobile": "téléphone mobile",
 }
+FRENCH_MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
+                 "septembre", "octobre", "novembre", "décembre")
 POPULATION_LABELS_FR = {"individuals": "Particuliers (adultes de 18 ans ou plus)",
                         "companies": "Entreprises"}
 DERIVED_LABELS_FR = {"size_10plus": ("Taille (moins de 10 / 10 salariés ou plus)",
@@ -191,13 +193,14 @@ def _sci(value: float, lang: str = "en") -> str:
     return text if lang == "en" else text.replace(".", ",")
 
 
-def _collapse_text(result: RunResult, pop: str) -> str:
+def _collapse_text(result: RunResult, pop: str, lang: str = "en") -> str:
     cb = result.edition.codebook
-    parts = [f"`{var}` {old} ({domain_label(cb, pop, var, old)}) with {new} "
-             f"({domain_label(cb, pop, var, new)})"
+    word = "with" if lang == "en" else "avec"
+    parts = [f"`{var}` {old} ({_domain_label(cb, pop, var, old, lang)}) {word} {new} "
+             f"({_domain_label(cb, pop, var, new, lang)})"
              for var, mapping in result.weighted[pop].spec.collapse.items()
              for old, new in mapping.items()]
-    return "; ".join(parts)
+    return ("; " if lang == "en" else " ; ").join(parts)
 
 
 def _category(result: RunResult, pop: str, variables: tuple[str, ...], code: str,
@@ -273,6 +276,8 @@ def _populations(result: RunResult, tables: dict[str, pd.DataFrame]) -> list[dic
                     "g_min": float(stat.get("g_min", np.nanmin(g_weights(wp.design)))),
                     "g_max": float(stat.get("g_max", np.nanmax(g_weights(wp.design)))),
                     "df": _design_df(result, pop),
+                    "trim": list(spec.trim) if spec.trim else None,
+                    "bounds": list(spec.bounds) if spec.bounds else None,
                     "max_rel_diff": float(margins["rel_diff"].abs().max()) if len(margins)
                     else None},
         })
@@ -312,11 +317,16 @@ def _trends_context(tables: dict[str, pd.DataFrame], record: dict[str, Any]
     """Counts of the trends table for the note (published, tested, significant)."""
     tr = tables.get("trends", pd.DataFrame())
     if tr.empty:
-        return {"total": 0, "published": 0, "tested": 0, "chance": 0, "significant": 0,
-                "raw_significant": 0, "method": record.get("trends_p_adjust", "")}
+        zero = {"total": 0, "published": 0, "tested": 0, "chance": 0, "significant": 0,
+                "raw_significant": 0}
+        return {**zero, "raw": zero, "method": record.get("trends_p_adjust", "")}
     pub = tr[tr["status"] == "published"]
     tested = pub[pub["p_value"].notna()]
-    return {"total": fmt_int(len(tr)), "published": fmt_int(len(pub)),
+    raw = {"total": len(tr), "published": len(pub), "tested": len(tested),
+           "chance": round(0.05 * len(tested)),
+           "significant": int((tested["p_adjusted"] < 0.05).sum()),
+           "raw_significant": int((tested["p_value"] < 0.05).sum())}
+    return {"raw": raw, "total": fmt_int(len(tr)), "published": fmt_int(len(pub)),
             "tested": fmt_int(len(tested)), "chance": fmt_int(round(0.05 * len(tested))),
             "significant": fmt_int(int((tested["p_adjusted"] < 0.05).sum())),
             "raw_significant": fmt_int(int((tested["p_value"] < 0.05).sum())),
@@ -960,6 +970,17 @@ KEY_FINDINGS = {"en": "Key findings", "fr": "Principaux résultats"}
 ENGLISH_MARK = "{lang=en}"
 """A paragraph of its own in a template: the next block (a table or paragraph left in
 English in another language's note) is marked ``lang="en"`` in the HTML (WCAG 3.1.2)."""
+INLINE_ENGLISH = ("⟦en⟧", "⟦/en⟧")
+"""Around English words inside another language's sentence: ``<span lang="en">`` in the
+HTML. Both marks are removed from the Markdown file (:func:`strip_marks`)."""
+
+
+def strip_marks(text: str) -> str:
+    """The Markdown of a note without its language marks (as written to the ``.md`` file)."""
+    text = re.sub(r"^" + re.escape(ENGLISH_MARK) + r"\n\n", "", text, flags=re.M)
+    for mark in INLINE_ENGLISH:
+        text = text.replace(mark, "")
+    return text
 
 
 def contents(text: str, deepest: int = 3) -> str:
@@ -1059,6 +1080,7 @@ def localise(context: dict[str, Any], result: RunResult, lang: str) -> dict[str,
         d = diag[(diag["population"] == p["name"]) & (diag["kind"] == "weights")]
         stat = dict(zip(d["name"], d["value"], strict=True))
         pops.append({**p, "label": _pop_label(p["name"], lang),
+                     "collapse": _collapse_text(result, p["name"], lang),
                      "margins_table": _margins_table(result, p["name"], lang),
                      "distribution_table": _distribution_table(result, p["name"], stat, lang)})
     return {**context, "lang": lang, "populations": pops,
@@ -1070,7 +1092,11 @@ def localise(context: dict[str, Any], result: RunResult, lang: str) -> dict[str,
             "drivers": _drivers(result, tables, cat, lang),
             "df_table": _df_table(result, est, lang),
             "truth_table": _truth(result, est, cat, lang),
-            "hashes": _hashes(context["record"], lang)}
+            "hashes": _hashes(context["record"], lang),
+            "missing_codes": " ; ".join(f"{o.code} « {o.fr} »" for o in cb.missing.values()),
+            "domains": {p: ", ".join(f"{_by_label(cb, d, lang).lower()} (`{d}`)"
+                                     for d in cat.domains.get(p, ()))
+                        for p in POPULATION_LABELS}}
 
 
 def note_environment(lang: str = "en") -> Any:
@@ -1086,7 +1112,18 @@ def note_environment(lang: str = "en") -> Any:
     def p_value(value: float) -> str:
         return ("< " + fmt_num(0.001, 3, lang)) if value < 0.001 else fmt_num(value, 3, lang)
 
+    def date(value: object) -> str:
+        """An ISO date (``2025-10-31``) as written in ``lang`` (``31 octobre 2025``)."""
+        text = str(value or "")
+        m = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})", text[:10])
+        if lang == "en" or not m:
+            return text
+        day = int(m.group(3))
+        return (f"{'1er' if day == 1 else day} {FRENCH_MONTHS[int(m.group(2)) - 1]} "
+                f"{m.group(1)}")
+
     env.filters.update(
+        date=date,
         pct=lambda v, digits=1: fmt_pct(v, digits, lang),
         est=lambda v, kind="share": fmt_estimate(v, kind, lang),
         points=points, p=p_value,
@@ -1124,6 +1161,8 @@ def markdown_to_html(text: str, title: str, charts: Charts | None = None,
     if lang != "en":
         body = re.sub(r"<p>" + re.escape(ENGLISH_MARK) + r"</p>\s*<(\w+)", r'<\1 lang="en"',
                       body)
+        body = body.replace(INLINE_ENGLISH[0], '<span lang="en">').replace(
+            INLINE_ENGLISH[1], "</span>")
         body = body.replace("<figure>", '<figure lang="en">').replace(
             '<details class="data">', '<details class="data" lang="en">')
     if lang == "en":
@@ -1152,7 +1191,7 @@ def write_note_and_report(result: RunResult, folder: Path) -> None:
     context = build_context(result, folder, charts)
     for lang in NOTE_TEMPLATES:
         text = render_note(localise(context, result, lang), lang=lang)
-        (folder / _note_file(lang, "md")).write_text(text, encoding="utf-8")
+        (folder / _note_file(lang, "md")).write_text(strip_marks(text), encoding="utf-8")
         title = NOTE_TITLES[lang].format(year=result.year)
         (folder / _note_file(lang, "html")).write_text(
             markdown_to_html(text, title, charts, lang), encoding="utf-8")
@@ -1160,5 +1199,5 @@ def write_note_and_report(result: RunResult, folder: Path) -> None:
 
 
 __all__ = ["NOTE_STEM", "OUTPUTS", "anchor_headings", "build_context", "contents",
-           "headings", "key_findings", "localise", "markdown_to_html", "note_environment", "render_note",
+           "headings", "key_findings", "localise", "markdown_to_html", "note_environment", "render_note", "strip_marks",
            "write_note_and_report"]
