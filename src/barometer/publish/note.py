@@ -1199,5 +1199,5 @@ def write_note_and_report(result: RunResult, folder: Path) -> None:
 
 
 __all__ = ["NOTE_STEM", "OUTPUTS", "anchor_headings", "build_context", "contents",
-           "headings", "key_findings", "localise", "markdown_to_html", "note_environment", "render_note", "strip_marks",
-           "write_note_and_report"]
+           "headings", "key_findings", "localise", "markdown_to_html", "note_environment",
+           "render_note", "strip_marks", "write_note_and_report"]
