@@ -128,8 +128,8 @@ def test_french_changes_equal_the_trends_table(note: str, run: tuple[RunResult, 
     for ln in rows:
         ind = labels[ln[2:ln.index(" : ")]]
         r = overall.loc[ind.id]
-        m = re.search(r" : (\S+)(?:\s%)? → (\S+)(?:\s%)? \((\S+?)(?: points?)? ; p = (< 0,001|\d+,\d+)",
-                      ln)
+        m = re.search(r" : (\S+)(?:\s%)? → (\S+)(?:\s%)? \((\S+?)(?: points?)? ; "
+                      r"p = (< 0,001|\d+,\d+)", ln)
         assert m, ln
         before, after, change, p = m.groups()
         assert fr_number(before) == shown(r["reference_estimate"], ind.kind)
