@@ -278,3 +278,17 @@ def test_strip_marks_and_french_dates() -> None:
     assert date("2026-12-01T02:58:13+00:00") == "1er décembre 2026"
     assert note_environment("en").filters["date"]("2025-10-01") == "2025-10-01"
     assert note_environment("fr").filters["pct"](0.8889) == "88,9"
+
+
+def test_a_french_survey_description_is_used_in_the_french_note(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from barometer.publish.note import _survey_text_in
+
+    result = SimpleNamespace(year=2025, edition=SimpleNamespace(data_dir=tmp_path))
+    assert _survey_text_in(result, "fr") == ""  # type: ignore[arg-type]
+    (tmp_path / "survey.fr.md").write_text("Enquête commandée par la DITP.", encoding="utf-8")
+    assert _survey_text_in(result, "fr") == "Enquête commandée par la DITP."  # type: ignore[arg-type]
+    (tmp_path / "2025").mkdir()
+    (tmp_path / "2025" / "survey.fr.md").write_text("Édition 2025.", encoding="utf-8")
+    assert _survey_text_in(result, "fr") == "Édition 2025."  # type: ignore[arg-type]

@@ -663,6 +663,17 @@ def _survey_description(result: RunResult) -> tuple[bool, str]:
     return synthetic, ""
 
 
+def _survey_text_in(result: RunResult, lang: str) -> str:
+    """The user's survey description written in ``lang`` (``survey.<lang>.md`` beside
+    ``survey.md``), or ``""``: the note in ``lang`` then prints ``survey.md`` marked as
+    English."""
+    root = result.edition.data_dir
+    for path in (root / str(result.year) / f"survey.{lang}.md", root / f"survey.{lang}.md"):
+        if path.is_file():
+            return path.read_text(encoding="utf-8")
+    return ""
+
+
 # ---------------------------------------------------------------------------- key findings
 def _headline_findings(est: pd.DataFrame, cat: Catalogue) -> list[dict[str, Any]]:
     """The headline indicators, whole populations, as raw numbers (formatted per language
@@ -1093,6 +1104,7 @@ def localise(context: dict[str, Any], result: RunResult, lang: str) -> dict[str,
             "df_table": _df_table(result, est, lang),
             "truth_table": _truth(result, est, cat, lang),
             "hashes": _hashes(context["record"], lang),
+            "survey_text_own": _survey_text_in(result, lang),
             "missing_codes": " ; ".join(f"{o.code} « {o.fr} »" for o in cb.missing.values()),
             "domains": {p: ", ".join(f"{_by_label(cb, d, lang).lower()} (`{d}`)"
                                      for d in cat.domains.get(p, ()))
