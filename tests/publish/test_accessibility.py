@@ -37,6 +37,13 @@ def pages() -> list[Path]:
     return found
 
 
+def test_every_page_of_both_languages_is_checked(pages: list[Path]) -> None:
+    names = {p.name for p in pages}
+    assert {"methodology-note.html", "methodology-note.fr.html", "scoreboard.html"} <= names
+    french = next(p for p in pages if p.name == "methodology-note.fr.html")
+    assert '<html lang="fr">' in french.read_text(encoding="utf-8")
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     sync_api = pytest.importorskip("playwright.sync_api",

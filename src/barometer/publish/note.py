@@ -55,10 +55,89 @@ if TYPE_CHECKING:
 
 NOTE_STEM = "methodology-note"
 SIMULATION_FILE = Path("simulation") / "coverage.csv"
-OUTPUTS = (f"{NOTE_STEM}.md", f"{NOTE_STEM}.html", "scoreboard.html", "scoreboard.fr.html")
+OUTPUTS = (f"{NOTE_STEM}.md", f"{NOTE_STEM}.html", f"{NOTE_STEM}.fr.md", f"{NOTE_STEM}.fr.html",
+           "scoreboard.html", "scoreboard.fr.html")
+NOTE_TEMPLATES = {"en": "note.md.j2", "fr": "note.fr.md.j2"}
+NOTE_TITLES = {"en": "Methodology note — digital public-services scoreboard {year}",
+               "fr": "Note méthodologique — baromètre des services publics numériques {year}"}
 UNIT_NAMES = {"individuals": "adults", "companies": "companies"}
 QUANTILES = (0, 1, 5, 25, 50, 75, 95, 99, 100)
 G_NAMES = ("g_min", "g_p1", "g_p5", "g_p25", "g_p50", "g_p75", "g_p95", "g_p99", "g_max")
+
+
+# ---------------------------------------------------------------------------- languages
+FRENCH = {  # headings and cell words of the tables built here, English -> French
+    "Indicator": "Indicateur", "Label": "Libellé", "Estimate": "Estimation",
+    "Interval": "Intervalle", "SE (points)": "Écart-type (points)", "n": "n",
+    "deff": "Effet de plan", "Status": "Statut", "Population": "Population",
+    "Breakdown": "Ventilation", "Cells": "Cellules", "Min n": "n minimal",
+    "Median n": "n médian", "Min half-width": "Demi-largeur minimale",
+    "Median half-width": "Demi-largeur médiane", "Max half-width": "Demi-largeur maximale",
+    "Rule applied": "Règle appliquée", "Item": "Question", "Asked (n)": "Posée (n)",
+    "Don't know %": "Ne sait pas %", "Refused %": "Refus %", "Answers": "Réponses",
+    "df of the indicator": "Degrés de liberté de l'indicateur",
+    "Design df": "Degrés de liberté du plan", "True value": "Vraie valeur",
+    "Covered": "Couverte", "yes": "oui", "no": "non", "Margin": "Marge",
+    "Category": "Modalité", "Target": "Cible", "Target %": "Cible %",
+    "Sample % (unweighted)": "Échantillon % (non pondéré)",
+    "Achieved (weighted)": "Atteint (pondéré)", "Relative difference": "Écart relatif",
+    "all": "ensemble", "final weight": "poids final",
+    "final / mean weight": "poids final / poids moyen", "g-weight": "rapport g",
+    "min": "min", "median": "médiane", "max": "max", "covariate": "covariable",
+    "category": "modalité", "odds ratio": "rapport de cotes", "interval": "intervalle",
+    "p (covariate)": "p (covariable)", "Input": "Entrée", "SHA-256": "SHA-256",
+    "published": "publié", "caution": "à utiliser avec précaution",
+    "suppressed": "supprimé", "undefined": "non défini", "individuals": "particuliers",
+    "companies": "entreprises", "codebook": "dictionnaire des codes",
+    "indicator catalogue": "catalogue des indicateurs",
+    "weighting specification": "spécification de la pondération",
+    "landline": "téléphone fixe", "mobile": "téléphone mobile",
+}
+FRENCH_MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
+                 "septembre", "octobre", "novembre", "décembre")
+POPULATION_LABELS_FR = {"individuals": "Particuliers (adultes de 18 ans ou plus)",
+                        "companies": "Entreprises"}
+DERIVED_LABELS_FR = {"size_10plus": ("Taille (moins de 10 / 10 salariés ou plus)",
+                                     {"<10": "moins de 10 salariés",
+                                      "10+": "10 salariés ou plus"})}
+
+
+def _tr(text: str, lang: str) -> str:
+    """A heading or cell word of a table in ``lang`` (unchanged in English or if unknown)."""
+    return text if lang == "en" else FRENCH.get(text, text)
+
+
+def _heads(headers: list[str], lang: str) -> list[str]:
+    return [_tr(h, lang) for h in headers]
+
+
+def _pop_label(pop: str, lang: str) -> str:
+    return POPULATION_LABELS[pop] if lang == "en" else POPULATION_LABELS_FR[pop]
+
+
+def _by_label(cb: Codebook, by: str, lang: str) -> str:
+    """A breakdown's label in ``lang`` (the codebook's French label in French)."""
+    if lang == "en":
+        return by_label(cb, by)
+    if by == "all":
+        return "Ensemble"
+    if by in DERIVED_LABELS_FR:
+        return DERIVED_LABELS_FR[by][0]
+    return next((v.fr for v in cb.variables if v.name == by), by)
+
+
+def _domain_label(cb: Codebook, pop: str, by: str, domain: str, lang: str) -> str:
+    """A domain's label in ``lang`` (the codebook's French category label in French)."""
+    if lang == "en":
+        return domain_label(cb, pop, by, domain)
+    if by == "all":
+        return "Ensemble"
+    if by in DERIVED_LABELS_FR:
+        return DERIVED_LABELS_FR[by][1].get(domain, domain)
+    try:
+        return cb.label(pop, by, domain, lang="fr")
+    except (KeyError, ValueError):
+        return domain
 
 
 # ---------------------------------------------------------------------------- populations
@@ -67,11 +146,13 @@ def _fieldwork(frame: pd.DataFrame) -> dict[str, Any]:
     modes = frame["mode"].astype(str).value_counts()
     return {"start": dates.min().date().isoformat(), "end": dates.max().date().isoformat(),
             "days": int(dates.dt.normalize().nunique()),
+            "mode_counts": [{"mode": str(m), "mode_fr": _tr(str(m), "fr"), "count": int(c),
+                             "share": float(c / len(frame))} for m, c in modes.items()],
             "modes": ", ".join(f"{m} {fmt_int(c)} ({fmt_pct(c / len(frame))} %)"
                                for m, c in modes.items())}
 
 
-def _margins_table(result: RunResult, pop: str) -> str:
+def _margins_table(result: RunResult, pop: str, lang: str = "en") -> str:
     """Target vs achieved per calibration category (with the unweighted sample share);
     categories merged for calibration (``collapse`` in the specification) in one row."""
     ms = result.edition.margins[pop]
@@ -91,49 +172,63 @@ def _margins_table(result: RunResult, pop: str) -> str:
             target = float(m.counts.loc[cats].sum())
             hit = col.isin(cats).to_numpy()
             achieved = float(w[hit].sum())
-            label = " + ".join(_category(result, pop, m.variables, c) for c in cats)
-            rows.append([f"`{name}`", label, fmt_int(target), fmt_pct(target / ms.total),
-                         fmt_pct(hit.mean()), fmt_int(achieved),
-                         f"{(achieved - target) / target:.1e}" if target else ""])
+            label = " + ".join(_category(result, pop, m.variables, c, lang) for c in cats)
+            rows.append([f"`{name}`", label, fmt_int(target, lang),
+                         fmt_pct(target / ms.total, lang=lang),
+                         fmt_pct(hit.mean(), lang=lang), fmt_int(achieved, lang),
+                         _sci((achieved - target) / target, lang) if target else ""])
     diag = wp.diagnostics.margins
     for _, r in diag[diag["constraint"].isin(wp.spec.numeric)].iterrows():
-        rows.append([f"`{r['constraint']}` (total)", "all", fmt_int(r["target"]), "", "",
-                     fmt_int(r["achieved"]), f"{r['rel_diff']:.1e}"])
-    return md_table(["Margin", "Category", "Target", "Target %", "Sample % (unweighted)",
-                     "Achieved (weighted)", "Relative difference"], rows, "llrrrrr")
+        rows.append([f"`{r['constraint']}` (total)",
+                     _tr("all", lang), fmt_int(r["target"], lang), "", "",
+                     fmt_int(r["achieved"], lang), _sci(r["rel_diff"], lang)])
+    return md_table(_heads(["Margin", "Category", "Target", "Target %", "Sample % (unweighted)",
+                            "Achieved (weighted)", "Relative difference"], lang), rows,
+                    "llrrrrr")
 
 
-def _collapse_text(result: RunResult, pop: str) -> str:
+def _sci(value: float, lang: str = "en") -> str:
+    """A small number in scientific notation (``1.2e-09``; French ``1,2e-09``)."""
+    text = f"{value:.1e}"
+    return text if lang == "en" else text.replace(".", ",")
+
+
+def _collapse_text(result: RunResult, pop: str, lang: str = "en") -> str:
     cb = result.edition.codebook
-    parts = [f"`{var}` {old} ({domain_label(cb, pop, var, old)}) with {new} "
-             f"({domain_label(cb, pop, var, new)})"
+    word = "with" if lang == "en" else "avec"
+    parts = [f"`{var}` {old} ({_domain_label(cb, pop, var, old, lang)}) {word} {new} "
+             f"({_domain_label(cb, pop, var, new, lang)})"
              for var, mapping in result.weighted[pop].spec.collapse.items()
              for old, new in mapping.items()]
-    return "; ".join(parts)
+    return ("; " if lang == "en" else " ; ").join(parts)
 
 
-def _category(result: RunResult, pop: str, variables: tuple[str, ...], code: str) -> str:
+def _category(result: RunResult, pop: str, variables: tuple[str, ...], code: str,
+              lang: str = "en") -> str:
     """A (possibly crossed) margin category with its labels: ``11 Île-de-France``."""
     cb = result.edition.codebook
-    labels = [domain_label(cb, pop, v, c) for v, c in zip(variables, code.split("*"),
-                                                             strict=False)]
+    labels = [_domain_label(cb, pop, v, c, lang) for v, c in zip(variables, code.split("*"),
+                                                                    strict=False)]
     text = " × ".join(labels)
     return code if text == code.replace("*", " × ") else f"{code} ({text})"
 
 
-def _distribution_table(result: RunResult, pop: str, stats: dict[str, float]) -> str:
+def _distribution_table(result: RunResult, pop: str, stats: dict[str, float],
+                        lang: str = "en") -> str:
     """Quantiles of the final weights and of the g-weights (from the diagnostics)."""
     design = result.weighted[pop].design
     w = design.weights[design.weights > 0]
     g = g_weights(design)
-    rows = [["final weight", *(fmt_num(np.percentile(w, q), 1) for q in QUANTILES)],
-            ["final / mean weight", *(fmt_num(np.percentile(w / w.mean(), q), 3)
-                                      for q in QUANTILES)],
-            ["g-weight", *(fmt_num(np.nanpercentile(g, q), 3) for q in QUANTILES)]]
+    rows = [[_tr("final weight", lang),
+             *(fmt_num(np.percentile(w, q), 1, lang) for q in QUANTILES)],
+            [_tr("final / mean weight", lang),
+             *(fmt_num(np.percentile(w / w.mean(), q), 3, lang) for q in QUANTILES)],
+            [_tr("g-weight", lang),
+             *(fmt_num(np.nanpercentile(g, q), 3, lang) for q in QUANTILES)]]
     if "g_min" in stats:
-        rows[-1] = ["g-weight", *(fmt_num(stats[n], 3) for n in G_NAMES)]
+        rows[-1] = [_tr("g-weight", lang), *(fmt_num(stats[n], 3, lang) for n in G_NAMES)]
     heads = ["", "min", "P1", "P5", "P25", "median", "P75", "P95", "P99", "max"]
-    return md_table(heads, rows, "l" + "r" * 9)
+    return md_table(_heads(heads, lang), rows, "l" + "r" * 9)
 
 
 def _populations(result: RunResult, tables: dict[str, pd.DataFrame]) -> list[dict[str, Any]]:
@@ -175,6 +270,16 @@ def _populations(result: RunResult, tables: dict[str, pd.DataFrame]) -> list[dic
             "margins_table": _margins_table(result, pop),
             "distribution_table": _distribution_table(result, pop, stat),
             "df": fmt_int(_design_df(result, pop)),
+            "raw": {"total": float(ms.total), "employees_total": float(ms.employees_total or 0),
+                    "kish_deff": float(stat["kish_deff"]), "n_eff": float(stat["n_eff"]),
+                    "weight_cv": float(stat["cv"]),
+                    "g_min": float(stat.get("g_min", np.nanmin(g_weights(wp.design)))),
+                    "g_max": float(stat.get("g_max", np.nanmax(g_weights(wp.design)))),
+                    "df": _design_df(result, pop),
+                    "trim": list(spec.trim) if spec.trim else None,
+                    "bounds": list(spec.bounds) if spec.bounds else None,
+                    "max_rel_diff": float(margins["rel_diff"].abs().max()) if len(margins)
+                    else None},
         })
     return out
 
@@ -188,7 +293,7 @@ def _design_df(result: RunResult, pop: str) -> float:
     return float(result.weighted[pop].design.degf())
 
 
-def _df_table(result: RunResult, est: pd.DataFrame) -> str:
+def _df_table(result: RunResult, est: pd.DataFrame, lang: str = "en") -> str:
     """Whole-population df of the indicators whose df differs from their population's."""
     rows = []
     for pop in POPULATION_LABELS:
@@ -198,12 +303,13 @@ def _df_table(result: RunResult, est: pd.DataFrame) -> str:
         sub = est[(est["population"] == pop) & (est["by"] == "all")]
         for _, r in sub.iterrows():
             if pd.notna(r["df"]) and float(r["df"]) != design_df:
-                rows.append([POPULATION_LABELS[pop], f"`{r['indicator']}`", fmt_int(r["n"]),
-                             fmt_int(r["df"]), fmt_int(design_df)])
+                rows.append([_pop_label(pop, lang), f"`{r['indicator']}`",
+                             fmt_int(r["n"], lang), fmt_int(r["df"], lang),
+                             fmt_int(design_df, lang)])
     if not rows:
         return ""
-    return md_table(["Population", "Indicator", "Answers", "df of the indicator",
-                     "Design df"], rows, "llrrr")
+    return md_table(_heads(["Population", "Indicator", "Answers", "df of the indicator",
+                            "Design df"], lang), rows, "llrrr")
 
 
 def _trends_context(tables: dict[str, pd.DataFrame], record: dict[str, Any]
@@ -211,11 +317,16 @@ def _trends_context(tables: dict[str, pd.DataFrame], record: dict[str, Any]
     """Counts of the trends table for the note (published, tested, significant)."""
     tr = tables.get("trends", pd.DataFrame())
     if tr.empty:
-        return {"total": 0, "published": 0, "tested": 0, "chance": 0, "significant": 0,
-                "raw_significant": 0, "method": record.get("trends_p_adjust", "")}
+        zero = {"total": 0, "published": 0, "tested": 0, "chance": 0, "significant": 0,
+                "raw_significant": 0}
+        return {**zero, "raw": zero, "method": record.get("trends_p_adjust", "")}
     pub = tr[tr["status"] == "published"]
     tested = pub[pub["p_value"].notna()]
-    return {"total": fmt_int(len(tr)), "published": fmt_int(len(pub)),
+    raw = {"total": len(tr), "published": len(pub), "tested": len(tested),
+           "chance": round(0.05 * len(tested)),
+           "significant": int((tested["p_adjusted"] < 0.05).sum()),
+           "raw_significant": int((tested["p_value"] < 0.05).sum())}
+    return {"raw": raw, "total": fmt_int(len(tr)), "published": fmt_int(len(pub)),
             "tested": fmt_int(len(tested)), "chance": fmt_int(round(0.05 * len(tested))),
             "significant": fmt_int(int((tested["p_adjusted"] < 0.05).sum())),
             "raw_significant": fmt_int(int((tested["p_value"] < 0.05).sum())),
@@ -223,16 +334,20 @@ def _trends_context(tables: dict[str, pd.DataFrame], record: dict[str, Any]
 
 
 # ---------------------------------------------------------------------------- questionnaire
-def _filter_text(cb: Codebook, item: Item) -> str:
+def _filter_text(cb: Codebook, item: Item, lang: str = "en") -> str:
     f = item.filter
+    fr = lang == "fr"
     if f is None:
-        return "everyone"
+        return "tout le monde" if fr else "everyone"
     if f.source == "item":
         parent = cb.item(item.population, f.name)
-        answers = " or ".join(f"« {o.fr} »" for o in parent.options if o.code in f.codes)
-        return f"those who answered `{f.name}` = {answers}"
-    labels = ", ".join(cb.label(item.population, f.name, c) for c in f.codes)
-    return f"units with `{f.name}` in {labels}"
+        answers = (" ou " if fr else " or ").join(f"« {o.fr} »" for o in parent.options
+                                                  if o.code in f.codes)
+        return (f"les personnes ayant répondu `{f.name}` = {answers}" if fr
+                else f"those who answered `{f.name}` = {answers}")
+    labels = ", ".join(cb.label(item.population, f.name, c, lang=lang) for c in f.codes)
+    return (f"les unités dont `{f.name}` vaut {labels}" if fr
+            else f"units with `{f.name}` in {labels}")
 
 
 def _questionnaire(cb: Codebook, cat: Catalogue, year: int | None = None
@@ -245,7 +360,8 @@ def _questionnaire(cb: Codebook, cat: Catalogue, year: int | None = None
             items.append({
                 "position": pos, "id": it.id, "fr": it.fr, "en": it.en, "group": it.group,
                 "options": "; ".join(f"{o.code} « {o.fr} » ({o.en})" for o in it.options),
-                "asked": _filter_text(cb, it),
+                "options_fr": " ; ".join(f"{o.code} « {o.fr} »" for o in it.options),
+                "asked": _filter_text(cb, it), "asked_fr": _filter_text(cb, it, "fr"),
                 "used": ", ".join(f"`{u}`" for u in used) or "not used by an indicator",
             })
         out.append({"population": pop, "label": POPULATION_LABELS[pop], "entries": items})
@@ -256,7 +372,7 @@ def _missing_codes(cb: Codebook) -> str:
     return "; ".join(f"{o.code} « {o.fr} » ({o.en})" for o in cb.missing.values())
 
 
-def _item_nonresponse(result: RunResult) -> str:
+def _item_nonresponse(result: RunResult, lang: str = "en") -> str:
     cb = result.edition.codebook
     miss = cb.missing_codes
     rows = []
@@ -270,13 +386,15 @@ def _item_nonresponse(result: RunResult) -> str:
                 continue
             dk = int((code == miss["dont_know"]).sum())
             ref = int((code == miss["refused"]).sum())
-            rows.append([pop, f"`{it.id}`", fmt_int(n), fmt_pct(dk / n), fmt_pct(ref / n)])
-    return md_table(["Population", "Item", "Asked (n)", "Don't know %", "Refused %"], rows,
-                    "llrrr")
+            rows.append([_tr(pop, lang), f"`{it.id}`", fmt_int(n, lang),
+                         fmt_pct(dk / n, lang=lang), fmt_pct(ref / n, lang=lang)])
+    return md_table(_heads(["Population", "Item", "Asked (n)", "Don't know %", "Refused %"],
+                           lang), rows, "llrrr")
 
 
 # ---------------------------------------------------------------------------- estimates
-def _headline_table(est: pd.DataFrame, cat: Catalogue, headline_only: bool = True) -> str:
+def _headline_table(est: pd.DataFrame, cat: Catalogue, headline_only: bool = True,
+                    lang: str = "en") -> str:
     rows = []
     for ind in cat.indicators:
         if headline_only and not ind.headline:
@@ -285,34 +403,40 @@ def _headline_table(est: pd.DataFrame, cat: Catalogue, headline_only: bool = Tru
         sup = r["status"] == "suppressed"
         k = ind.kind
         rows.append([
-            f"`{ind.id}`", ind.label_en, "suppressed" if sup else fmt_estimate(r["estimate"], k),
-            "" if sup else f"{fmt_estimate(r['ci_low'], k)} – {fmt_estimate(r['ci_high'], k)}",
-            "" if sup else (fmt_pct(r["se"], 2) if k == "share" else fmt_num(r["se"], 3)),
-            fmt_int(r["n"]), "" if sup else fmt_num(r["deff"], 2), r["status"]])
-    return md_table(["Indicator", "Label", "Estimate", "Interval", "SE (points)", "n", "deff",
-                     "Status"], rows, "llrrrrrl")
+            f"`{ind.id}`", ind.label_en if lang == "en" else ind.label_fr,
+            _tr("suppressed", lang) if sup else fmt_estimate(r["estimate"], k, lang),
+            "" if sup else f"{fmt_estimate(r['ci_low'], k, lang)} – "
+            f"{fmt_estimate(r['ci_high'], k, lang)}",
+            "" if sup else (fmt_pct(r["se"], 2, lang) if k == "share"
+                            else fmt_num(r["se"], 3, lang)),
+            fmt_int(r["n"], lang), "" if sup else fmt_num(r["deff"], 2, lang),
+            _tr(str(r["status"]), lang)])
+    return md_table(_heads(["Indicator", "Label", "Estimate", "Interval", "SE (points)", "n",
+                            "deff", "Status"], lang), rows, "llrrrrrl")
 
 
-def _precision_table(est: pd.DataFrame, cb: Codebook) -> str:
+def _precision_table(est: pd.DataFrame, cb: Codebook, lang: str = "en") -> str:
     """Half-widths of the intervals of the published shares, per population and breakdown."""
     shares = est[(est["status"] != "suppressed") & est["ci_low"].notna()
                  & (est["ci_method"] != "wald")].copy()
     shares["half"] = 100 * (shares["ci_high"] - shares["ci_low"]) / 2
     rows = []
     for (pop, by), g in shares.groupby(["population", "by"], sort=False):
-        rows.append([pop, by_label(cb, str(by)), fmt_int(len(g)), fmt_int(g["n"].min()),
-                     fmt_int(g["n"].median()), fmt_num(g["half"].min(), 1),
-                     fmt_num(g["half"].median(), 1), fmt_num(g["half"].max(), 1)])
-    return md_table(["Population", "Breakdown", "Cells", "Min n", "Median n",
-                     "Min half-width", "Median half-width", "Max half-width"], rows,
-                    "llrrrrrr")
+        rows.append([_tr(str(pop), lang), _by_label(cb, str(by), lang), fmt_int(len(g), lang),
+                     fmt_int(g["n"].min(), lang), fmt_int(g["n"].median(), lang),
+                     fmt_num(g["half"].min(), 1, lang), fmt_num(g["half"].median(), 1, lang),
+                     fmt_num(g["half"].max(), 1, lang)])
+    return md_table(_heads(["Population", "Breakdown", "Cells", "Min n", "Median n",
+                            "Min half-width", "Median half-width", "Max half-width"], lang),
+                    rows, "llrrrrrr")
 
 
-def _rule_counts(est: pd.DataFrame) -> str:
+def _rule_counts(est: pd.DataFrame, lang: str = "en") -> str:
     counts = est.groupby(["population", "status", "rule"], sort=True).size()
-    rows = [[pop, status, f"`{rule}`", fmt_int(n)] for (pop, status, rule), n in
-            counts.items()]
-    return md_table(["Population", "Status", "Rule applied", "Cells"], rows, "lllr")
+    rows = [[_tr(pop, lang), _tr(status, lang), f"`{rule}`", fmt_int(n, lang)]
+            for (pop, status, rule), n in counts.items()]
+    return md_table(_heads(["Population", "Status", "Rule applied", "Cells"], lang), rows,
+                    "lllr")
 
 
 def _rules(result: RunResult) -> dict[str, Any]:
@@ -391,7 +515,7 @@ def _simulation(result: RunResult, folder: Path) -> dict[str, Any]:
                                                           "seed", "year") if k in meta)}
 
 
-def _truth(result: RunResult, est: pd.DataFrame, cat: Catalogue) -> str:
+def _truth(result: RunResult, est: pd.DataFrame, cat: Catalogue, lang: str = "en") -> str:
     """Synthetic editions: overall estimates against the true values of the population."""
     from barometer.scoreboard.load import load_truth
 
@@ -424,11 +548,12 @@ def _truth(result: RunResult, est: pd.DataFrame, cat: Catalogue) -> str:
             continue
         inside = float(r["ci_low"]) <= value <= float(r["ci_high"])
         k = ind.kind
-        rows.append([f"`{ind.id}`", fmt_estimate(r["estimate"], k),
-                     f"{fmt_estimate(r['ci_low'], k)} – {fmt_estimate(r['ci_high'], k)}",
-                     fmt_estimate(value, k), "yes" if inside else "no"])
-    return md_table(["Indicator", "Estimate", "Interval", "True value", "Covered"], rows,
-                    "lrrrl")
+        rows.append([f"`{ind.id}`", fmt_estimate(r["estimate"], k, lang),
+                     f"{fmt_estimate(r['ci_low'], k, lang)} – "
+                     f"{fmt_estimate(r['ci_high'], k, lang)}",
+                     fmt_estimate(value, k, lang), _tr("yes" if inside else "no", lang)])
+    return md_table(_heads(["Indicator", "Estimate", "Interval", "True value", "Covered"],
+                           lang), rows, "lrrrl")
 
 
 def _over_everyone(result: RunResult, ind: Any, value: float, truth: pd.DataFrame
@@ -456,8 +581,8 @@ def _over_everyone(result: RunResult, ind: Any, value: float, truth: pd.DataFram
     return value * valid / (float(total) - (asked - valid))
 
 
-def _drivers(result: RunResult, tables: dict[str, pd.DataFrame], cat: Catalogue
-             ) -> list[dict[str, Any]]:
+def _drivers(result: RunResult, tables: dict[str, pd.DataFrame], cat: Catalogue,
+             lang: str = "en") -> list[dict[str, Any]]:
     """One table per driver model: odds ratios with their intervals, read from the open
     data (suppressed coefficients shown as such)."""
     drivers = tables.get("drivers")
@@ -471,45 +596,48 @@ def _drivers(result: RunResult, tables: dict[str, pd.DataFrame], cat: Catalogue
             level = str(r.term)[len(str(r.covariate)):]
             warn = " †" if isinstance(getattr(r, "warning", ""), str) and r.warning else ""
             if r.status == "suppressed":
-                body.append([f"`{r.covariate}`", level, fmt_int(r.n_level), "suppressed",
-                             "", ""])
+                body.append([f"`{r.covariate}`", level, fmt_int(r.n_level, lang),
+                             _tr("suppressed", lang), "", ""])
                 continue
-            body.append([f"`{r.covariate}`", level, fmt_int(r.n_level),
-                         fmt_num(r.odds_ratio, 2) + warn,
-                         f"[{fmt_num(r.or_ci_low, 2)} ; {fmt_num(r.or_ci_high, 2)}]",
-                         _p_text(r.covariate_p_value)])
+            body.append([f"`{r.covariate}`", level, fmt_int(r.n_level, lang),
+                         fmt_num(r.odds_ratio, 2, lang) + warn,
+                         f"[{fmt_num(r.or_ci_low, 2, lang)} ; "
+                         f"{fmt_num(r.or_ci_high, 2, lang)}]",
+                         _p_text(r.covariate_p_value, lang)])
         coefs = rows[rows["covariate"] != "(Intercept)"]
-        refs = ", ".join(f"`{c}` (reference {r})" for c, r in dict.fromkeys(
+        ref_word = "reference" if lang == "en" else "référence"
+        refs = ", ".join(f"`{c}` ({ref_word} {r})" for c, r in dict.fromkeys(
             zip(coefs["covariate"], coefs["reference_category"], strict=True)))
         out.append({
-            "model": model, "indicator": ind.id, "label": ind.label_en,
-            "population": POPULATION_LABELS[ind.population], "covariates": refs,
+            "model": model, "indicator": ind.id,
+            "label": ind.label_en if lang == "en" else ind.label_fr,
+            "population": _pop_label(ind.population, lang), "covariates": refs,
             "n": fmt_int(rows["n"].iloc[0]), "df": fmt_int(rows["df"].iloc[0]),
             "method": str(rows["method"].iloc[0]),
-            "table": md_table(["covariate", "category", "n", "odds ratio", "interval",
-                               "p (covariate)"], body, "llrrrr"),
+            "table": md_table(_heads(["covariate", "category", "n", "odds ratio", "interval",
+                                      "p (covariate)"], lang), body, "llrrrr"),
         })
     return out
 
 
-def _p_text(p: float) -> str:
-    return "< 0.001" if p < 0.001 else fmt_num(p, 3)
+def _p_text(p: float, lang: str = "en") -> str:
+    return ("< " + fmt_num(0.001, 3, lang)) if p < 0.001 else fmt_num(p, 3, lang)
 
 
-def _hashes(record: dict[str, Any]) -> str:
+def _hashes(record: dict[str, Any], lang: str = "en") -> str:
     rows = [[f"`{k}`", f"`{v}`"] for k, v in record.get("input_hashes", {}).items()]
     config = record.get("configuration")
     if config:  # the configuration files actually used (the data folder's or the package's)
         names = {"codebook": "codebook", "catalogue": "indicator catalogue",
                  "weighting": "weighting specification"}
-        rows += [[f"{names.get(role, role)} `{c['file']}`", f"`{c['sha256']}`"]
+        rows += [[f"{_tr(names.get(role, role), lang)} `{c['file']}`", f"`{c['sha256']}`"]
                  for role, c in config.items()]
     else:  # a run record older than the configuration entry
-        rows.append(["indicator catalogue `indicators.toml`",
+        rows.append([f"{_tr('indicator catalogue', lang)} `indicators.toml`",
                      f"`{record['catalogue']['sha256']}`"])
-        rows.append(["weighting specification `weighting.toml`",
+        rows.append([f"{_tr('weighting specification', lang)} `weighting.toml`",
                      f"`{record['weighting_sha256']}`"])
-    return md_table(["Input", "SHA-256"], rows)
+    return md_table(_heads(["Input", "SHA-256"], lang), rows)
 
 
 def _rerun_command(result: RunResult) -> str:
@@ -533,6 +661,17 @@ def _survey_description(result: RunResult) -> tuple[bool, str]:
         if path.is_file():
             return synthetic, path.read_text(encoding="utf-8")
     return synthetic, ""
+
+
+def _survey_text_in(result: RunResult, lang: str) -> str:
+    """The user's survey description written in ``lang`` (``survey.<lang>.md`` beside
+    ``survey.md``), or ``""``: the note in ``lang`` then prints ``survey.md`` marked as
+    English."""
+    root = result.edition.data_dir
+    for path in (root / str(result.year) / f"survey.{lang}.md", root / f"survey.{lang}.md"):
+        if path.is_file():
+            return path.read_text(encoding="utf-8")
+    return ""
 
 
 # ---------------------------------------------------------------------------- key findings
@@ -561,6 +700,9 @@ def _change_row(r: Any, cat: Catalogue, cb: Codebook) -> dict[str, Any]:
             "kind": ind.kind, "population": ind.population, "by": by, "domain": dom,
             "by_label": by_label(cb, by) if by != "all" else "",
             "domain_label": domain_label(cb, ind.population, by, dom) if by != "all" else "",
+            "by_label_fr": _by_label(cb, by, "fr") if by != "all" else "",
+            "domain_label_fr": _domain_label(cb, ind.population, by, dom, "fr")
+            if by != "all" else "",
             "year": int(r.year), "reference_year": int(r.reference_year),
             "estimate": float(r.estimate), "reference_estimate": float(r.reference_estimate),
             "change": float(r.change), "se": float(r.se), "p_value": float(r.p_value),
@@ -724,6 +866,7 @@ def _demographic_questions(cb: Codebook, wording: dict[str, str]) -> list[dict[s
                     "en": v.en, "role": v.role,
                     "categories": "; ".join(f"{c.code} « {c.fr} » ({c.en})"
                                             for c in v.categories),
+                    "categories_fr": " ; ".join(f"{c.code} « {c.fr} »" for c in v.categories),
                     "range": "" if v.categories else f"{v.min:g}–{v.max:g}"
                     if v.min is not None and v.max is not None else "",
                     "wording": wording.get(v.name, "")})
@@ -833,6 +976,22 @@ def headings(text: str) -> list[tuple[int, str, str]]:
 
 
 CONTENTS_MARK = "<!-- contents -->"
+CONTENTS_SLUGS = ("contents", "sommaire")  # the contents list's own heading, per language
+KEY_FINDINGS = {"en": "Key findings", "fr": "Principaux résultats"}
+ENGLISH_MARK = "{lang=en}"
+"""A paragraph of its own in a template: the next block (a table or paragraph left in
+English in another language's note) is marked ``lang="en"`` in the HTML (WCAG 3.1.2)."""
+INLINE_ENGLISH = ("⟦en⟧", "⟦/en⟧")
+"""Around English words inside another language's sentence: ``<span lang="en">`` in the
+HTML. Both marks are removed from the Markdown file (:func:`strip_marks`)."""
+
+
+def strip_marks(text: str) -> str:
+    """The Markdown of a note without its language marks (as written to the ``.md`` file)."""
+    text = re.sub(r"^" + re.escape(ENGLISH_MARK) + r"\n\n", "", text, flags=re.M)
+    for mark in INLINE_ENGLISH:
+        text = text.replace(mark, "")
+    return text
 
 
 def contents(text: str, deepest: int = 3) -> str:
@@ -840,7 +999,7 @@ def contents(text: str, deepest: int = 3) -> str:
     ``deepest``, nested), for the line ``<!-- contents -->`` of the template."""
     lines = []
     for level, content, slug in headings(text):
-        if 2 <= level <= deepest and slug != "contents":
+        if 2 <= level <= deepest and slug not in CONTENTS_SLUGS:
             lines.append(f"{'  ' * (level - 2)}* [{content}](#{slug})")
     return "\n".join(lines)
 
@@ -916,6 +1075,42 @@ def build_context(result: RunResult, folder: Path, charts: Charts | None = None
     }
 
 
+def localise(context: dict[str, Any], result: RunResult, lang: str) -> dict[str, Any]:
+    """The note's context for ``lang``: the same numbers (the context is computed once, by
+    :func:`build_context`), with the tables that are built as Markdown text here (headings,
+    labels and number formatting) built again in ``lang``."""
+    if lang == "en":
+        return context
+    cat = _catalogue(result)
+    tables = result.tables()
+    est = tables["estimates"]
+    cb = result.edition.codebook
+    diag = tables["weighting_diagnostics"]
+    pops = []
+    for p in context["populations"]:
+        d = diag[(diag["population"] == p["name"]) & (diag["kind"] == "weights")]
+        stat = dict(zip(d["name"], d["value"], strict=True))
+        pops.append({**p, "label": _pop_label(p["name"], lang),
+                     "collapse": _collapse_text(result, p["name"], lang),
+                     "margins_table": _margins_table(result, p["name"], lang),
+                     "distribution_table": _distribution_table(result, p["name"], stat, lang)})
+    return {**context, "lang": lang, "populations": pops,
+            "headline_table": _headline_table(est, cat, lang=lang),
+            "all_indicators_table": _headline_table(est, cat, headline_only=False, lang=lang),
+            "precision_table": _precision_table(est, cb, lang),
+            "rule_counts": _rule_counts(est, lang),
+            "nonresponse_table": _item_nonresponse(result, lang),
+            "drivers": _drivers(result, tables, cat, lang),
+            "df_table": _df_table(result, est, lang),
+            "truth_table": _truth(result, est, cat, lang),
+            "hashes": _hashes(context["record"], lang),
+            "survey_text_own": _survey_text_in(result, lang),
+            "missing_codes": " ; ".join(f"{o.code} « {o.fr} »" for o in cb.missing.values()),
+            "domains": {p: ", ".join(f"{_by_label(cb, d, lang).lower()} (`{d}`)"
+                                     for d in cat.domains.get(p, ()))
+                        for p in POPULATION_LABELS}}
+
+
 def note_environment(lang: str = "en") -> Any:
     """The templates' environment with number filters in ``lang`` (the context holds raw
     numbers; each language's template formats them): ``pct`` (a proportion in %, without
@@ -929,7 +1124,18 @@ def note_environment(lang: str = "en") -> Any:
     def p_value(value: float) -> str:
         return ("< " + fmt_num(0.001, 3, lang)) if value < 0.001 else fmt_num(value, 3, lang)
 
+    def date(value: object) -> str:
+        """An ISO date (``2025-10-31``) as written in ``lang`` (``31 octobre 2025``)."""
+        text = str(value or "")
+        m = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})", text[:10])
+        if lang == "en" or not m:
+            return text
+        day = int(m.group(3))
+        return (f"{'1er' if day == 1 else day} {FRENCH_MONTHS[int(m.group(2)) - 1]} "
+                f"{m.group(1)}")
+
     env.filters.update(
+        date=date,
         pct=lambda v, digits=1: fmt_pct(v, digits, lang),
         est=lambda v, kind="share": fmt_estimate(v, kind, lang),
         points=points, p=p_value,
@@ -938,28 +1144,52 @@ def note_environment(lang: str = "en") -> Any:
     return env
 
 
-def render_note(context: dict[str, Any], template: str = "note.md.j2",
+def render_note(context: dict[str, Any], template: str | None = None,
                 lang: str = "en") -> str:
-    """The methodology note as Markdown (template ``note.md.j2``), its contents list
-    (``<!-- contents -->``) linked to every section."""
+    """The methodology note as Markdown in ``lang`` (template ``note.md.j2``, French
+    ``note.fr.md.j2``), its contents list (``<!-- contents -->``) linked to every section."""
+    template = template or NOTE_TEMPLATES[lang]
     text = note_environment(lang).get_template(template).render(**context)
     text = re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
     return text.replace(CONTENTS_MARK, contents(text))
 
 
-def key_findings(text: str) -> str:
-    """The *Key findings* section of a rendered note (from its heading to the next)."""
-    m = re.search(r"^## Key findings\n(.*?)(?=^## )", text, flags=re.S | re.M)
+def key_findings(text: str, lang: str = "en") -> str:
+    """The *Key findings* section (French *Principaux résultats*) of a rendered note (from
+    its heading to the next)."""
+    m = re.search(rf"^## {KEY_FINDINGS[lang]}\n(.*?)(?=^## )", text, flags=re.S | re.M)
     return m.group(1) if m else ""
 
 
-def markdown_to_html(text: str, title: str, charts: Charts | None = None) -> str:
-    """A standalone HTML page from the note's Markdown (CommonMark + tables): each chart
-    with its alt text, caption and data table, tables captioned, French quotations marked."""
-    body = mark_french(caption_tables(embed_charts(
-        anchor_headings(markdown_fragment(text), text), charts)))
-    return reflow_tables(environment().get_template("note.html.j2").render(
-        title=title, body=body))
+def markdown_to_html(text: str, title: str, charts: Charts | None = None,
+                     lang: str = "en") -> str:
+    """A standalone HTML page in ``lang`` (``<html lang>``, with a link to the other
+    language's version, ``hreflang``) from the note's Markdown (CommonMark + tables): each
+    chart with its alt text, caption and data table, tables captioned, French quotations
+    marked. In French every block that follows a ``{lang=en}`` paragraph is marked
+    ``lang="en"`` (the charts are drawn in each language)."""
+    body = caption_tables(embed_charts(anchor_headings(markdown_fragment(text), text),
+                                       charts))
+    if lang != "en":
+        body = re.sub(r"<p>" + re.escape(ENGLISH_MARK) + r"</p>\s*<(\w+)", r'<\1 lang="en"',
+                      body)
+        body = body.replace(INLINE_ENGLISH[0], '<span lang="en">').replace(
+            INLINE_ENGLISH[1], "</span>")
+    if lang == "en":
+        body = mark_french(body)
+    page = reflow_tables(environment().get_template("note.html.j2").render(
+        title=title, body=body, lang=lang,
+        alternates=[(other, _note_file(other, "html")) for other in NOTE_TEMPLATES
+                    if other != lang]))
+    if lang == "fr":
+        page = page.replace('aria-label="Table (scrolls horizontally on narrow screens)"',
+                            'aria-label="Tableau (défile horizontalement sur petit écran)"')
+    return page
+
+
+def _note_file(lang: str, ext: str) -> str:
+    """The note's file name in ``lang``: ``methodology-note.md``, ``methodology-note.fr.md``."""
+    return f"{NOTE_STEM}.{ext}" if lang == "en" else f"{NOTE_STEM}.{lang}.{ext}"
 
 
 def write_note_and_report(result: RunResult, folder: Path) -> None:
@@ -975,15 +1205,17 @@ def write_note_and_report(result: RunResult, folder: Path) -> None:
             result.tables(), folder / "figures", lang))
     charts = charts_of["en"]
     context = build_context(result, folder, charts)
-    text = render_note(context)
-    (folder / f"{NOTE_STEM}.md").write_text(text, encoding="utf-8")
-    title = f"Methodology note — digital public-services scoreboard {result.year}"
-    (folder / f"{NOTE_STEM}.html").write_text(markdown_to_html(text, title, charts),
-                                              encoding="utf-8")
+    for lang in NOTE_TEMPLATES:
+        text = render_note(localise({**context, "charts": charts_of[lang]}, result, lang),
+                           lang=lang)
+        (folder / _note_file(lang, "md")).write_text(strip_marks(text), encoding="utf-8")
+        title = NOTE_TITLES[lang].format(year=result.year)
+        (folder / _note_file(lang, "html")).write_text(
+            markdown_to_html(text, title, charts_of[lang], lang), encoding="utf-8")
     for lang in LANGS:
         write_scoreboard(result, folder, charts_of[lang], context, lang)
 
 
 __all__ = ["NOTE_STEM", "OUTPUTS", "anchor_headings", "build_context", "contents",
-           "headings", "key_findings", "markdown_to_html", "note_environment", "render_note",
-           "write_note_and_report"]
+           "headings", "key_findings", "localise", "markdown_to_html", "note_environment",
+           "render_note", "strip_marks", "write_note_and_report"]

@@ -1037,8 +1037,8 @@ MANIFEST = "barometer-files.txt"
 """The list of files an edition's publication wrote (relative paths, one per line)."""
 
 KNOWN_ENTRIES = ("opendata", "figures", "private", "run_record.json",
-                 "methodology-note.md", "methodology-note.html", "scoreboard.html",
-                 "scoreboard.fr.html")
+                 "methodology-note.md", "methodology-note.html", "methodology-note.fr.md",
+                 "methodology-note.fr.html", "scoreboard.html", "scoreboard.fr.html")
 """Top-level entries an edition written without a manifest may hold (older editions)."""
 
 
