@@ -7,8 +7,15 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import settings
 
 from barometer.verify import shipped_reference
+
+# Property tests draw the same examples on every machine, so CI on a clean clone sees what a
+# developer saw; `HYPOTHESIS_PROFILE=explore pytest` draws new random examples to search more.
+settings.register_profile("ci", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("BAROMETER_SHARED", REPO.parent / "shared"))

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from barometer import Design, EstimationError
@@ -81,6 +81,17 @@ def test_identities_of_the_eblup() -> None:
     assert "Fay–Herriot" in fit.summary()
 
 
+@pytest.mark.parametrize("method", ["REML", "ML"])
+def test_no_convergence_is_an_error_as_in_r(method: str) -> None:
+    # R 4.2.2, sae 1.3: eblupFH(y ~ x, var, method = "REML" or "ML") on these 12 areas
+    # stops after 100 Fisher-scoring steps with convergence FALSE and refvar NA
+    rng = np.random.default_rng(438)
+    d = pd.DataFrame({"x": rng.normal(size=12), "var": rng.uniform(0.3, 2, 12)})
+    d["y"] = 1 + d["x"] + rng.normal(0, 1, 12) + rng.normal(0, np.sqrt(d["var"]))
+    with pytest.raises(EstimationError, match="did not converge in 100 steps"):
+        fay_herriot(d, "y", "var", ["x"], method=method)
+
+
 @settings(max_examples=25, deadline=None)
 @given(st.integers(0, 10_000), st.sampled_from(METHODS))
 def test_area_order_and_location_shift(seed: int, method: str) -> None:
@@ -88,7 +99,13 @@ def test_area_order_and_location_shift(seed: int, method: str) -> None:
     m = 12
     d = pd.DataFrame({"x": rng.normal(size=m), "var": rng.uniform(0.3, 2, m)})
     d["y"] = 1 + d["x"] + rng.normal(0, 1, m) + rng.normal(0, np.sqrt(d["var"]))
-    fit = fay_herriot(d, "y", "var", ["x"], method=method)
+    try:
+        fit = fay_herriot(d, "y", "var", ["x"], method=method)
+    except EstimationError as exc:
+        # a sample with a model variance at the boundary (A -> 0) that the Fisher scoring
+        # cannot settle: R's sae::eblupFH fails on it too (convergence FALSE, e.g. seed 438)
+        assume("did not converge" not in str(exc))
+        raise
     perm = rng.permutation(m)
     fit2 = fay_herriot(d.iloc[perm], "y", "var", ["x"], method=method)
     np.testing.assert_allclose(fit2.eblup, fit.eblup[perm], rtol=1e-8, atol=1e-10)
