@@ -7,9 +7,9 @@ The public API (a small one; see ARCHITECTURE.md for the stages):
 * :func:`with_replicates` — JK1, JKn, BRR, Fay and Rao–Wu bootstrap replicate designs
 * :func:`estimate` (and :func:`mean`, :func:`total`, :func:`ratio`, :func:`proportion`,
   :func:`quantile`) — estimates with SE, CI, df, deff, n and effective n, as
-  :class:`Estimates` with ``.to_frame()`` and ``.summary()``
-  :func:`var`; several variables, several ``by`` columns, ``domain=`` subsets and
-  ``covariance=True`` (the covariance of all the estimates)
+  :class:`Estimates` with ``.to_frame()`` and ``.summary()``; also :func:`var`; several
+  variables, several ``by`` columns, ``domain=`` subsets and ``covariance=True`` (the
+  covariance of all the estimates)
 * :func:`contrast` — linear combinations of estimates with SE, CI and df (R's
   ``svycontrast``)
 * :func:`crosstab` — weighted two-way tables with SEs of totals and shares and Rao–Scott
