@@ -854,19 +854,15 @@ def _pct_text(v: object, lang: str = "en") -> str:
     return fmt_estimate(v, "share", lang)
 
 
-def _value_text(v: object, kind: str, lang: str = "en") -> str:
-    return fmt_estimate(v, kind, lang)
-
-
 def _cell(r: pd.Series | None, kind: str, lang: str = "en") -> str:
     """A cell of a data table: estimate (interval), or its status."""
     if r is not None and str(r["status"]) == "undefined":
         return tr(lang, "undefined")
     if r is None or str(r["status"]) == "suppressed" or _num(r["estimate"]) is None:
         return tr(lang, "suppressed")
-    text = (f"{_value_text(r['estimate'], kind, lang)} "
-            f"({_value_text(r['ci_low'], kind, lang)} – "
-            f"{_value_text(r['ci_high'], kind, lang)})")
+    text = (f"{fmt_estimate(r['estimate'], kind, lang)} "
+            f"({fmt_estimate(r['ci_low'], kind, lang)} – "
+            f"{fmt_estimate(r['ci_high'], kind, lang)})")
     return text + (tr(lang, "caution_cell") if str(r["status"]) == "caution" else "")
 
 
@@ -1019,9 +1015,9 @@ def _domains(tables: dict[str, pd.DataFrame], result: RunResult, folder: Path,
                     alt_parts.append(tr(
                         lang, "domain_alt_part", label=indicator_label(ind, lang),
                         top=nm[hi_r["by"], hi_r["domain"]],
-                        top_v=_value_text(hi_r["estimate"], ind.kind, lang),
+                        top_v=fmt_estimate(hi_r["estimate"], ind.kind, lang),
                         low=nm[lo_r["by"], lo_r["domain"]],
-                        low_v=_value_text(lo_r["estimate"], ind.kind, lang)))
+                        low_v=fmt_estimate(lo_r["estimate"], ind.kind, lang)))
             for j, name in enumerate(names):
                 table_rows.append((name, *(_cell(f.iloc[j], ind.kind, lang)
                                            for f, ind in zip(frames, group, strict=True))))
@@ -1133,16 +1129,16 @@ def _trends(tables: dict[str, pd.DataFrame], result: RunResult, folder: Path,
                       top=100 if ind.kind == "share" else None, zero_below=0.5)
         _set_limits(ax, lo, hi, axis="y")
         ax.tick_params(axis="x", labelbottom=True)
-        table[ind.id] = {int(y): _value_text(e, ind.kind, lang) if ind.kind != "share"
+        table[ind.id] = {int(y): fmt_estimate(e, ind.kind, lang) if ind.kind != "share"
                          else fmt_pct(e, lang=lang)
                          for y, e in zip(s["year"], s["estimate"], strict=True)}
         if len(s) >= 2:
             first, last_r = s.iloc[0], s.iloc[-1]
             messages.append(tr(lang, "trend_message",
                                label=_lower_first(indicator_label(ind, lang)),
-                               first=_value_text(first["estimate"], ind.kind, lang),
+                               first=fmt_estimate(first["estimate"], ind.kind, lang),
                                first_year=int(first["year"]),
-                               last=_value_text(last_r["estimate"], ind.kind, lang),
+                               last=fmt_estimate(last_r["estimate"], ind.kind, lang),
                                last_year=int(last_r["year"])))
     for ax in axes[len(heads):]:
         ax.set_visible(False)
