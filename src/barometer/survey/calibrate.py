@@ -31,12 +31,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from scipy import linalg, sparse
+from scipy import linalg
 
 from barometer.survey.errors import CalibrationError
 from barometer.survey.grouping import factorize, factorize_counts, first_rows
 from barometer.survey.gweights import METHODS, solve_g, solve_g_columns
-from barometer.survey.repweights import one_blas_thread
+from barometer.survey.repweights import Factored, Layout, grouped_sums, one_blas_thread
 
 if TYPE_CHECKING:
     from barometer.survey.design import Design
@@ -82,12 +82,15 @@ class CalibrationRecord:
         g-weight even under trimming bounds, which bound g by (cap / d_i)."""
         return self.aux.split(self.d)
 
-    def reapply(self, weights: np.ndarray) -> np.ndarray:
+    def reapply(self, weights: Layout) -> Layout:
         """The same calibration applied to other starting weights (n,) or (n, R): how
         replicate weights are re-calibrated (each replicate column is solved on its own, on
         the cells of the auxiliary matrix; replicates without trimming or dropped
-        constraints are iterated side by side, see :func:`solve_g_columns`)."""
-        w2 = weights if weights.ndim == 2 else weights[:, None]
+        constraints are iterated side by side, see :func:`solve_g_columns`). Factored
+        replicate weights stay factored: their sums per cell come from the factors, and
+        the result is the same factors times the cells' g-weights."""
+        vector = isinstance(weights, np.ndarray) and weights.ndim == 1
+        w2 = weights[:, None] if vector else weights
         groups = self.aux if self.trim is None else self.bound_groups
         sums = groups.collapse(w2)  # m x R: the replicate weights summed per cell
         x = groups.cells
@@ -104,9 +107,11 @@ class CalibrationRecord:
         if dropped:
             warnings.warn(f"{dropped} calibration constraints were dropped in replicates that "
                           "had no unit in the cell", stacklevel=2)
+        if isinstance(w2, Factored):
+            return w2.times(groups.codes, g)
         out = np.take(g, groups.codes, axis=0)  # one n x R array, multiplied in place
         out *= w2
-        return out if weights.ndim == 2 else out[:, 0]
+        return out[:, 0] if vector else out
 
     def _solve_columns(self, x: np.ndarray, sums: np.ndarray, d_group: np.ndarray | None
                        ) -> tuple[np.ndarray, int, int, int]:
@@ -194,19 +199,11 @@ class Auxiliary:
         """The n x p matrix itself."""
         return self.cells[self.codes]
 
-    @cached_property
-    def indicator(self) -> sparse.csc_matrix:
-        """The m x n cell indicator (sums of replicate weights per cell in one product;
-        column-compressed, so the product reads the n x R weights once, row after row)."""
-        n = self.codes.size
-        return sparse.csc_matrix((np.ones(n), self.codes, np.arange(n + 1)),
-                                 shape=(self.cells.shape[0], n))
-
-    def collapse(self, w: np.ndarray) -> np.ndarray:
+    def collapse(self, w: Layout) -> np.ndarray:
         """Sums of ``w`` (n,) or (n, R) over the rows of each cell."""
-        if w.ndim == 1:
+        if isinstance(w, np.ndarray) and w.ndim == 1:
             return np.bincount(self.codes, weights=w, minlength=self.cells.shape[0])
-        return np.asarray(self.indicator @ w)
+        return grouped_sums(w, self.codes, self.cells.shape[0], [None])[0]
 
     def totals(self, w: np.ndarray) -> np.ndarray:
         """X'w: the weighted totals of the auxiliaries."""
@@ -571,7 +568,7 @@ def calibrate(
     )
     replicates = design.replicates
     if replicates is not None:
-        replicates = replicates.reweighted(record.reapply(replicates.weights),
+        replicates = replicates.reweighted(record.reapply(replicates.layout),
                                            recompute_degf=method == "linear" and bounds is None)
     desc = f"calibration: {method}" + (f", bounds {bounds}" if bounds else "") + \
         f", {len(names)} constraints, {sol.iterations} iterations"

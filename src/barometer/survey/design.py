@@ -31,7 +31,7 @@ import pandas as pd
 
 from barometer.survey.errors import DesignError, readable
 from barometer.survey.grouping import first_rows, group_codes, writeable
-from barometer.survey.repweights import ReplicateWeights, replicate_rank
+from barometer.survey.repweights import ReplicateWeights, layout_rank
 from barometer.survey.steps import WeightingStep
 
 
@@ -460,9 +460,9 @@ class Design:
             rep *= w[:, None]
         if type == "ACS":
             mse = True
-        reps = ReplicateWeights(type=type, weights=rep, start=rep, scale=scale_v,
+        reps = ReplicateWeights(type=type, layout=rep, start=rep, scale=scale_v,
                                 rscales=rscales_v, mse=bool(mse),
-                                degf=replicate_rank(rep) - 1,
+                                degf=layout_rank(rep) - 1,
                                 fay_rho=float(rho) if type == "Fay" and rho is not None
                                 else 0.0)
         stage = Stage(np.zeros(n, dtype=np.intp), np.arange(n, dtype=np.intp),

@@ -16,11 +16,11 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
 
 from barometer.survey.design import PPS, Design, Stage
 from barometer.survey.errors import EstimationError
 from barometer.survey.grouping import factorize_counts
+from barometer.survey.repweights import Layout, grouped_sums
 from barometer.survey.variance import Influence, combined_index
 
 
@@ -48,7 +48,7 @@ class Domains:
         self.overton_rows: int | None = None
         self.index: dict[object, object] = {}  # per stage: cluster x domain index...
         self._degf: dict[int, float] = {}
-        self._replicate_sums: tuple[np.ndarray, np.ndarray] | None = None
+        self._replicate_sums: tuple[Layout, np.ndarray] | None = None
 
     @property
     def k(self) -> int:
@@ -173,44 +173,25 @@ class Domains:
         w = self._weights()
         return self.dot(w, w)
 
-    @cached_property
-    def rows(self) -> np.ndarray:
-        """The rows in a domain, in order."""
-        return np.flatnonzero(self.inside)
-
-    def replicate_products(self, w: np.ndarray, values: Sequence[np.ndarray]
+    def replicate_products(self, w: Layout, values: Sequence[np.ndarray]
                            ) -> list[np.ndarray]:
-        """Per-domain sums of the weight matrix ``w`` (n x R) weighted by each of ``values``
-        (a k x R matrix each: sum_i 1{i in d} v_i w_ir), with the sums of ``w`` itself (kept,
-        see :meth:`replicate_sums`) when not yet known: all of them from ONE sparse product
-        S @ w, S the (m k) x n stacked domain indicator holding [1, v_1, ..., v_m] in rows
-        j k + d. S is column-compressed with m entries per row of the data, so the product
-        reads each row of ``w`` once (and adds the rows in order, as separate products
-        would): ``w`` is read once for every variable and the denominators, never copied."""
+        """Per-domain sums of the replicate weights ``w`` (n x R) weighted by each of
+        ``values`` (a k x R matrix each: sum_i 1{i in d} v_i w_ir), with the sums of ``w``
+        itself (kept, see :meth:`replicate_sums`) when not yet known: all of them from one
+        :func:`grouped_sums` (one product that reads ``w`` once for every variable and
+        the denominators, never copying it)."""
         hit = self._replicate_sums
         need_sums = hit is None or hit[0] is not w
         cols: list[np.ndarray | None] = ([None] if need_sums else []) + list(values)
-        m, k, rows = len(cols), self.k, self.rows
-        if m == 0:
+        if not cols:
             return []
-        codes = self.codes[rows]
-        data = np.empty((rows.size, m))
-        index = np.empty((rows.size, m), dtype=np.intp)
-        for j, v in enumerate(cols):
-            data[:, j] = 1.0 if v is None else v[rows]
-            index[:, j] = codes + j * k
-        indptr = np.zeros(self.codes.size + 1, dtype=np.intp)
-        np.cumsum(self.inside, out=indptr[1:])
-        indptr *= m
-        stacked = sparse.csc_matrix((data.ravel(), index.ravel(), indptr),
-                                    shape=(m * k, self.codes.size))
-        out = np.asarray(stacked @ w).reshape(m, k, -1)
+        out = grouped_sums(w, self.codes, self.k, cols)
         if need_sums:
             self._replicate_sums = (w, out[0])
             return list(out[1:])
         return list(out)
 
-    def replicate_sums(self, w: np.ndarray) -> np.ndarray:
+    def replicate_sums(self, w: Layout) -> np.ndarray:
         """Sums of the weight matrix ``w`` (n x R) per domain (k x R), kept for ``w``."""
         hit = self._replicate_sums
         if hit is None or hit[0] is not w:
@@ -450,14 +431,15 @@ class Linear:
     x: np.ndarray | None
     dom: Domains
 
-    def point(self, w: np.ndarray, numerator: np.ndarray | None = None) -> np.ndarray:
-        """Estimates (k,) for weights (n,), or (k, R) for a weight matrix (n, R);
-        ``numerator``: the domain sums of w y for the weight matrix, when already computed
-        (:meth:`Domains.replicate_products` for several variables at once)."""
+    def point(self, w: Layout, numerator: np.ndarray | None = None) -> np.ndarray:
+        """Estimates (k,) for weights (n,), or (k, R) for replicate weights (n, R, as a
+        matrix or factored); ``numerator``: the domain sums of w y for the replicate
+        weights, when already computed (:meth:`Domains.replicate_products` for several
+        variables at once)."""
         dom = self.dom
         if self.kind == "var":
             return self._variance(w)
-        if w.ndim == 1:
+        if isinstance(w, np.ndarray) and w.ndim == 1:
             ty = dom.sums(w * self.y)
             if self.kind == "total":
                 return ty
@@ -479,7 +461,7 @@ class Linear:
         with np.errstate(invalid="ignore", divide="ignore"):
             return ty / td
 
-    def _variance(self, w: np.ndarray) -> np.ndarray:
+    def _variance(self, w: Layout) -> np.ndarray:
         """R's ``svyvar`` per domain for weights (n,) or (n, R): with v = y - c (c a centre),
         (sum w v^2 / sum w - (sum w v / sum w)^2) n / (n - 1), n the domain's rows."""
         dom = self.dom
@@ -487,7 +469,8 @@ class Linear:
         with np.errstate(invalid="ignore", divide="ignore"):  # the full-sample means
             centre = dom.sums(dom._weights() * y) / dom.sum_w
         v = np.where(dom.inside, y - np.append(centre, 0.0)[dom.ext], 0.0)
-        if w.ndim == 1:
+        single = isinstance(w, np.ndarray) and w.ndim == 1
+        if single:
             s0, s1, s2 = dom.sums(w), dom.sums(w * v), dom.sums(w * v * v)
         else:
             s1, s2 = dom.replicate_products(w, [v, v * v])
@@ -497,7 +480,7 @@ class Linear:
             factor = n / (n - 1)
             m = s1 / s0
             out = s2 / s0 - m * m
-            return out * (factor if w.ndim == 1 else factor[:, None])
+            return out * (factor if single else factor[:, None])
 
     def influence(self, w: np.ndarray, est: np.ndarray) -> Influence:
         """Influence values: w y (total), w (y - m) / sum w (mean), w (y - R x) / sum w x

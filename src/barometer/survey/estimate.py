@@ -197,7 +197,7 @@ def _replicate_numerators(design: Design, stat: str, ys: list[str], x: str | Non
             return {}
         values[yname] = v
     dom = domains(design, None, by)
-    sums = dom.replicate_products(reps.weights, list(values.values()))
+    sums = dom.replicate_products(reps.layout, list(values.values()))
     return dict(zip(values, sums, strict=True))
 
 
@@ -312,7 +312,7 @@ def _linear_estimates(design: Design, stat: str, y: np.ndarray, x: np.ndarray | 
     rep_est = None
     if design.replicates is not None:
         reps = design.replicates
-        rep_est = rep_lin.point(reps.weights, rep_numerator if stat != "var" else None)
+        rep_est = rep_lin.point(reps.layout, rep_numerator if stat != "var" else None)
         var = reps.variance(est, rep_est)
         if stat == "proportion" and ci in ("logit", "likelihood"):
             # R: svyglm(y ~ 1) on each replicate

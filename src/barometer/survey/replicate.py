@@ -32,7 +32,8 @@ import numpy as np
 from barometer.survey.design import Design, LonelyPSU
 from barometer.survey.errors import DesignError
 from barometer.survey.hadamard import hadamard
-from barometer.survey.repweights import ReplicateWeights, start_rank
+from barometer.survey.repweights import Factored, ReplicateWeights, start_rank
+from barometer.survey.steps import rebuild
 
 TYPES = ("JK1", "JKn", "BRR", "Fay", "bootstrap")
 
@@ -90,12 +91,12 @@ def with_replicates(design: Design, type: str = "JKn", *, replicates: int = 200,
         rng_seed = seed
         factors, scale, rscales = _bootstrap(psu_stratum, n_h, popsize, replicates, seed)
     base = design.base_weights
-    start = np.take(factors, psu, axis=0)  # one n x R array, multiplied in place
-    start *= base[:, None]
-    reps = ReplicateWeights(type=type, weights=start, start=start, scale=scale,
+    # w_ir = base_i x factor[psu_i, r], kept factored: never an n x R array in memory
+    start = Factored(base, psu, factors)
+    reps = ReplicateWeights(type=type, layout=start, start=start, scale=scale,
                             rscales=rscales, mse=mse, degf=start_rank(base, psu, factors) - 1,
                             fay_rho=fay_rho, seed=rng_seed)
-    reps = reps.reweighted(reps.rebuild(design.weighting))
+    reps = reps.reweighted(rebuild(reps.start, design.weighting))
     return design.with_weights(design.weights, f"replicates: {type} x{reps.n_replicates}"
                                + (f", rho {fay_rho}" if type == "Fay" else "")
                                + (", mse" if mse else ""), replicates=reps)

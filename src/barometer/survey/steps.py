@@ -8,9 +8,13 @@ Särndal 1992 for the calibration residuals).
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from barometer.survey.repweights import Layout
 
 
 class WeightingStep(Protocol):
@@ -26,4 +30,13 @@ class WeightingStep(Protocol):
 
     def residuals(self, z: np.ndarray) -> np.ndarray: ...
 
-    def reapply(self, weights: np.ndarray) -> np.ndarray: ...
+    def reapply(self, weights: Layout) -> Layout: ...
+
+
+def rebuild(start: Layout, steps: Sequence[WeightingStep]) -> Layout:
+    """Replicate weights with the weighting ``steps`` re-applied, in order, to the starting
+    ones ``start``."""
+    w = start
+    for step in steps:
+        w = step.reapply(w)
+    return w

@@ -31,6 +31,8 @@ from barometer.survey.design import Design
 from barometer.survey.errors import CalibrationError, DesignError, readable
 from barometer.survey.grouping import group_codes
 from barometer.survey.gweights import solve_g
+from barometer.survey.repweights import Layout, dense
+from barometer.survey.steps import rebuild
 
 
 @dataclass(frozen=True, eq=False)
@@ -55,7 +57,8 @@ class NonresponseRecord:
         g = ubar[self.groups]
         return z - (self.w * resp)[:, None] * g + self.d[:, None] * g
 
-    def reapply(self, weights: np.ndarray) -> np.ndarray:
+    def reapply(self, weights: Layout) -> np.ndarray:
+        weights = dense(weights)
         w2 = weights if weights.ndim == 2 else weights[:, None]
         out = np.zeros_like(w2)
         k = int(self.groups.max()) + 1
@@ -81,7 +84,8 @@ class TrimRecord:
     def residuals(self, z: np.ndarray) -> np.ndarray:
         return z
 
-    def reapply(self, weights: np.ndarray) -> np.ndarray:
+    def reapply(self, weights: Layout) -> np.ndarray:
+        weights = dense(weights)
         w2 = weights if weights.ndim == 2 else weights[:, None]
         out = np.column_stack([_clip_redistribute(w2[:, r], self.bounds)[0]
                                for r in range(w2.shape[1])])
@@ -192,7 +196,7 @@ def trim(design: Design, *, lower: float | None = None, upper: float | None = No
         w = last.d * sol.g
         reps = design.replicates
         if reps is not None:
-            reps = reps.reweighted(reps.rebuild(steps))
+            reps = reps.reweighted(rebuild(reps.start, steps))
         return design.with_weights(w, f"trimming to [{lo:.3g}, {hi:.3g}] x mean weight, "
                                    f"re-calibrated ({method})", weighting=steps,
                                    replicates=reps)
@@ -206,7 +210,7 @@ def _with_step(design: Design, w: np.ndarray, record: NonresponseRecord | TrimRe
                note: str) -> Design:
     reps = design.replicates
     if reps is not None:
-        reps = reps.reweighted(record.reapply(reps.weights))
+        reps = reps.reweighted(record.reapply(reps.layout))
     return design.with_weights(w, note, weighting=(*design.weighting, record), replicates=reps)
 
 
