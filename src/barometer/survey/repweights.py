@@ -99,6 +99,7 @@ class Factored:
             s = sparse.coo_matrix((data.ravel(), (row_codes.ravel(), psu.ravel())),
                                   shape=(m * k, self.a.shape[0])).tocsr()
             return np.asarray(s @ self.a).reshape(m, k, r)
+        assert self.cells is not None
         # rows sorted by group (a radix sort of small integer codes), out-of-group rows out
         small = codes.astype(np.int16) if k < (1 << 15) else codes
         order = np.argsort(small, kind="stable")
