@@ -427,14 +427,23 @@ class Design:
             raise DesignError(f"the full-sample weight {weights!r} is among the replicate "
                               "weights", where=source, hint="give another prefix or list")
         # the n x R matrix, row-major (the sparse products read it row after row; a
-        # column-major matrix would be copied by every product), filled column by column
-        # from the frame: the one copy of the replicate weights the design holds
+        # column-major matrix would be copied by every product): the one copy of the
+        # replicate weights the design holds, filled from the frame's columns by blocks of
+        # rows that stay in cache (column by column, every write would touch a new line)
+        arrays = [data[c].to_numpy(dtype=float) if data[c].dtype.kind in "iuf" else
+                  pd.to_numeric(data[c], errors="coerce").to_numpy(float) for c in cols]
         rep = np.empty((n, len(cols)))
-        for j, c in enumerate(cols):
-            col = data[c]
-            rep[:, j] = col.to_numpy(dtype=float) if col.dtype.kind in "iuf" else \
-                pd.to_numeric(col, errors="coerce").to_numpy(float)
-        if not (np.isfinite(rep).all() and rep.min() >= 0):  # one pass each when valid
+        block = max(256, (1 << 18) // len(cols))
+        rows = np.empty((len(cols), block))  # a block of rows, column by column
+        valid = True
+        for start in range(0, n, block):
+            stop = min(start + block, n)
+            for j, a in enumerate(arrays):
+                rows[j, : stop - start] = a[start:stop]
+            part = rows[:, : stop - start]
+            valid = valid and bool(np.isfinite(part).all() and part.min() >= 0)  # (in cache)
+            rep[start:stop] = part.T
+        if not valid:
             bad = ~np.isfinite(rep) | (rep < 0)
             row, j = (int(i) for i in np.argwhere(bad)[0])
             raise DesignError(

@@ -350,6 +350,9 @@ def domains(design: Design, valid: np.ndarray | None, by: By) -> Domains:
         elif not by:
             by = None
     by = tuple(by) if isinstance(by, list) else by
+    # the first stage's cluster x domain sums serve the linearised variance and its
+    # degrees of freedom, which a replicate design does not use
+    stage = design.stages[0] if design.replicates is None else None
     all_valid = valid is None or bool(valid.all())
     packed = None if all_valid else np.packbits(valid).tobytes()
     key = ("domains", by, None if packed is None else hash(packed))
@@ -363,7 +366,7 @@ def domains(design: Design, valid: np.ndarray | None, by: By) -> Domains:
         # every row in the one domain: a read-only view of zeros, with no memory behind it
         codes = np.broadcast_to(np.intp(0), (design.n,)) if all_valid \
             else np.where(valid, 0, -1)
-        dom = Domains(codes, [None], None, design.weights, design.stages[0])
+        dom = Domains(codes, [None], None, design.weights, stage)
         if all_valid:  # known without a pass over the rows
             dom.__dict__["all_inside"] = True
     else:
@@ -389,7 +392,7 @@ def domains(design: Design, valid: np.ndarray | None, by: By) -> Domains:
             remap = np.full(len(uniques) + 1, -1, dtype=np.intp)
             remap[present[order] + 1] = np.arange(present.size)
             codes = remap[cand + 1]
-        dom = Domains(codes, labels, by_name(by), design.weights, design.stages[0],
+        dom = Domains(codes, labels, by_name(by), design.weights, stage,
                       n=level_n[present[order]])
         if int(level_n.sum()) == design.n:  # every row in a domain: known without a pass
             dom.__dict__["all_inside"] = True

@@ -311,15 +311,11 @@ class ReplicateWeights:
 
 
 def row_maxima(w: Layout) -> np.ndarray:
-    """max_r |w_ir| for each row (an upper bound of it for factored weights)."""
+    """For each row an upper bound u_i of max_r |w_ir|: from the factors' maxima for
+    factored weights; the row's norm (sum_r w_ir^2)^(1/2) for a matrix (one pass)."""
     if isinstance(w, Factored):
         return w.row_max()
-    out = np.empty(w.shape[0])
-    block = max(256, (1 << 18) // max(w.shape[1], 1))
-    for start in range(0, w.shape[0], block):
-        part = w[start:start + block]
-        np.maximum(part.max(axis=1), -part.min(axis=1), out=out[start:start + block])
-    return out
+    return np.sqrt(np.einsum("ij,ij->i", w, w))
 
 
 def layout_rank(w: Layout) -> int:
@@ -341,10 +337,11 @@ def certified_full_rank(w: Layout, index: np.ndarray, row_max: np.ndarray) -> bo
     lambda_min(G) (the inverse of a Schur complement is a principal submatrix of G^-1), so
     lambda_min(G) > 1e-10 max_r G_rr is enough. For any rows B of W, G >= B'B (the other
     rows add a positive semi-definite matrix); and max_r G_rr = max_r sum_i w_ir^2 <=
-    sum_i (max_r |w_ir|)^2. So if B'B - mu I is positive definite (its Cholesky
-    factorisation succeeds) with mu = 1e-6 sum_i row_max_i^2 (a margin of 10^4 over the
-    rule, far above rounding), the rank is R. Otherwise nothing is concluded (the caller
-    computes the rank exactly). Golub & Van Loan (2013), sec. 4.2 and 5.4."""
+    sum_i u_i^2 for any u_i >= max_r |w_ir| (``row_max``). So if B'B - mu I is positive
+    definite (its Cholesky factorisation succeeds) with mu = 1e-9 sum_i u_i^2 (at least
+    ten times the rule's threshold; rounding errors are of the order of 1e-16 R sum_i
+    u_i^2), the rank is R. Otherwise nothing is concluded (the caller computes the rank
+    exactly). Golub & Van Loan (2013), sec. 4.2 and 5.4."""
     from scipy.linalg import blas, lapack
 
     n_rep = w.shape[1]
@@ -353,7 +350,7 @@ def certified_full_rank(w: Layout, index: np.ndarray, row_max: np.ndarray) -> bo
     pick = index[np.linspace(0, index.size - 1, 3 * n_rep // 2).round().astype(np.intp)]
     b = take_rows(w, pick)
     top = row_max[index]
-    mu = 1e-6 * float(np.dot(top, top))
+    mu = 1e-9 * float(np.dot(top, top))
     if not np.isfinite(mu) or mu <= 0:
         return False
     with one_blas_thread():
