@@ -314,3 +314,39 @@ def test_jk1_drops_a_later_stage_fpc_with_a_warning() -> None:
     d = Design.from_frame(df, ids=["dnum", "snum"], fpc=["fpc1", "fpc2"])
     with pytest.warns(UserWarning, match="after the first stage"):
         with_replicates(d, "JK1")
+
+
+@pytest.mark.parametrize(("value", "kind"), [(np.nan, "missing"), (-1.0, "negative"),
+                                             ("x", "text")])
+def test_from_replicates_names_the_bad_replicate_weight(value: object, kind: str) -> None:
+    df = _rep()
+    df["jk1_7"] = df["jk1_7"].astype(object)
+    df.loc[150, "jk1_7"] = value
+    with pytest.raises(DesignError, match="finite and non-negative") as err:
+        Design.from_replicates(df, repweights="jk1_", weights="pw", type="JK1", scale=14 / 15)
+    assert "row 150, column jk1_7" in str(err.value)
+
+
+def test_from_replicates_holds_the_columns_row_by_row() -> None:
+    df = _rep()
+    cols = [f"jk1_{j}" for j in range(1, 16)]
+    df[cols[3]] = df[cols[3]].round().astype(int)  # an integer column among the floats
+    d = Design.from_replicates(df, repweights=cols, weights="pw", type="JK1", scale=14 / 15)
+    assert d.replicates is not None
+    w = d.replicates.weights
+    assert w.flags.c_contiguous
+    np.testing.assert_array_equal(w, df[cols].to_numpy(dtype=float))
+
+
+def test_from_replicates_copies_and_checks_every_block_of_rows() -> None:
+    rng = np.random.default_rng(9)
+    n, r = 6000, 100  # blocks of 2,621 rows: three of them
+    reps = rng.uniform(0.5, 1.5, (n, r))
+    df = pd.DataFrame({f"rw{j}": reps[:, j] for j in range(r)}).assign(w=1.0, y=rng.random(n))
+    d = Design.from_replicates(df, repweights="rw", weights="w", type="bootstrap")
+    assert d.replicates is not None
+    np.testing.assert_array_equal(d.replicates.weights, reps)
+    assert d.degf() == r - 1
+    df.loc[5500, "rw42"] = np.inf
+    with pytest.raises(DesignError, match="row 5500, column rw42"):
+        Design.from_replicates(df, repweights="rw", weights="w", type="bootstrap")
