@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import sparse
 
 
 # ---------------------------------------------------------------------------------------
@@ -186,11 +187,15 @@ def solve_g_columns(x: np.ndarray, d: np.ndarray, population: np.ndarray, method
     with np.errstate(divide="ignore", invalid="ignore"):
         scales = population[:, None] / sample_total
     scale = np.where(np.min(scales, axis=0) > 20, np.mean(scales, axis=0), 1.0)
-    rows, cols = np.triu_indices(p)
+    # T[j, k] = xx[(j, k)] @ (d F'), per column, for the pairs j <= k non-zero in some cell
+    nonzero = (x != 0).astype(float)
+    rows, cols = np.nonzero(np.triu(nonzero.T @ nonzero))
     xt = np.ascontiguousarray(x.T)
-    xx = xt[rows] * xt[cols]  # T[j, k] = xx[(j, k)] @ (d F'), per column
-    pairs = np.flatnonzero(np.any(xx != 0, axis=1))
-    xx, rows, cols = xx[pairs], rows[pairs], cols[pairs]
+    xx: np.ndarray | sparse.csr_matrix = xt[rows] * xt[cols]
+    at = np.nonzero(xx)
+    if at[0].size < _SPARSE * xx.size:  # e.g. indicators of categories
+        starts = np.searchsorted(at[0], np.arange(xx.shape[0] + 1))
+        xx = sparse.csr_matrix((xx[at], at[1], starts), shape=xx.shape)
     cholesky = _full_column_rank(x)
     out = np.empty_like(d)
     converged = np.zeros(d.shape[1], dtype=bool)
@@ -214,15 +219,14 @@ def solve_g_columns(x: np.ndarray, d: np.ndarray, population: np.ndarray, method
         eta = eta + step
         u = x @ eta
         g, deriv = f(u, lo, hi)
-        bad = (it < max_iter) & ~(np.isfinite(g).all(axis=0) & np.isfinite(deriv).all(axis=0))
+        bad = (it < max_iter) & ~_finite_columns(g, deriv)
         while bad.any():  # halve the steps of the columns whose g is not finite
             it[bad] += 1
             step[:, bad] = step[:, bad] / 2
             eta[:, bad] = eta[:, bad] - step[:, bad]
             u[:, bad] = x @ eta[:, bad]
             g[:, bad], deriv[:, bad] = f(u[:, bad], lo, hi)
-            bad &= (it < max_iter) & ~(np.isfinite(g).all(axis=0)
-                                       & np.isfinite(deriv).all(axis=0))
+            bad &= (it < max_iter) & ~_finite_columns(g, deriv)
         misfit = gap - x.T @ (dd * (g - 1))
         # damping: halve the steps that make a column's fit worse
         halvings = np.zeros(idx.size, dtype=int)
@@ -254,10 +258,20 @@ def solve_g_columns(x: np.ndarray, d: np.ndarray, population: np.ndarray, method
     return out, converged
 
 
+def _finite_columns(g: np.ndarray, deriv: np.ndarray) -> np.ndarray:
+    """The columns where g and F' are finite; their sums first (an infinite or undefined
+    value makes a sum so: then, or if a sum overflows, the columns are checked one by one)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(g.sum()) and np.isfinite(deriv.sum()):
+            return np.ones(g.shape[1], dtype=bool)
+    return np.isfinite(g).all(axis=0) & np.isfinite(deriv).all(axis=0)
+
+
 def _full_column_rank(x: np.ndarray) -> bool:
     """Whether X has independent columns (smallest singular value above 1e-7 times the
-    largest, the rank rule of the calibration's basis): else every T is singular and the
-    Newton steps need the pseudo-inverse."""
+    largest), decided once: else every T is singular and the Newton steps go straight to
+    the pseudo-inverse. Only a shortcut: a singular T that passes is still caught by the
+    bound on its condition number in :func:`_newton_steps`."""
     if x.shape[1] == 0 or x.shape[0] < x.shape[1]:
         return False
     s = np.linalg.svd(x, compute_uv=False)
@@ -269,12 +283,14 @@ _RCOND = 256 * np.finfo(float).eps  # the pseudo-inverse's cut-off (of solve_g t
 # Cholesky steps are taken where a bound on cond(T) is below this: far from the 1/_RCOND
 # (~1.8e13) at which the pseudo-inverse starts dropping directions, so both are T^-1
 _COND_LIMIT = 1e10
+# the products x_j x_k are multiplied as a sparse matrix below this share of non-zeros
+_SPARSE = 0.25
 
 
 def _cholesky(t: np.ndarray) -> np.ndarray:
     """Lower Cholesky factors of the stack ``t`` (k x p x p); NaN factors for the matrices
     that are not numerically positive definite (LAPACK for the whole stack, else the same
-    Cholesky-Crout recurrence vectorised over the stack, Golub & Van Loan 2013, alg. 4.2.1)."""
+    column-by-column recurrence vectorised over the stack, Golub & Van Loan 2013, sec. 4.2)."""
     try:
         return np.linalg.cholesky(t)
     except np.linalg.LinAlgError:
