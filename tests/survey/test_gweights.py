@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from barometer.survey.gweights import (
     _cholesky,
     _f_linear,
+    _f_logit,
     _f_raking,
     _g_linear,
     _g_raking,
@@ -179,3 +180,22 @@ def test_unbounded_distances_equal_the_general_formula(u: np.ndarray) -> None:
         np.testing.assert_array_equal(got[1], want[1])
     np.testing.assert_array_equal(_g_raking(u, lo, hi), np.clip(e, lo, hi))
     np.testing.assert_array_equal(_g_linear(u, lo, hi), np.clip(u + 1, lo, hi))
+
+
+@pytest.mark.parametrize(("lo", "hi"), [(0.9, 1.12), (0.5, 2.0), (0.2, 5.0)])
+def test_logit_distance_is_finite_and_exact(lo: float, hi: float) -> None:
+    # the textbook form (L(U-1) + U(1-L)e) / (U-1 + (1-L)e), e = exp(A u), where it is
+    # accurate; its derivative by central differences; bounds and a zero slope far out
+    a = (hi - lo) / ((hi - 1) * (1 - lo))
+    u = np.linspace(-2, 2, 401)
+    e = np.exp(a * u)
+    g, d = _f_logit(u, lo, hi)
+    np.testing.assert_allclose(g, (lo * (hi - 1) + hi * (1 - lo) * e) / (hi - 1 + (1 - lo) * e),
+                               rtol=1e-14)
+    h = 1e-6
+    slope = (_f_logit(u + h, lo, hi)[0] - _f_logit(u - h, lo, hi)[0]) / (2 * h)
+    np.testing.assert_allclose(d, slope, rtol=1e-6, atol=1e-9)
+    far = np.array([20.0, 1e3, np.inf, -20.0, -1e3, -np.inf, np.nan])
+    g, d = _f_logit(far, lo, hi)
+    np.testing.assert_allclose(g, [hi, hi, hi, lo, lo, lo, hi], rtol=1e-12)
+    assert np.isfinite(d).all() and (d >= 0).all() and (d[1:3] == 0).all()
