@@ -535,3 +535,40 @@ def test_simulation_table_in_french(tmp_path: Path) -> None:
         assert ec[:3] == fc[:3]
         assert [en_number(c) for c in ec[3:]] == [fr_number(c) for c in fc[3:]]
     assert "1\u202f200" in fr and "94,8" in fr and "1,023" in fr
+
+
+def test_french_note_prints_the_simulation_in_french(tmp_path: Path,
+                                                     run: tuple[RunResult, Path]) -> None:
+    """A simulation's table and findings in the French note: French when ``simulation.json``
+    has ``findings_fr`` (``barometer simulate`` writes both); findings written only in
+    English (an older simulation) are printed marked as English."""
+    import json
+
+    from test_note import _charts
+
+    from barometer.publish.note import build_context, localise, render_note
+
+    sim = tmp_path / "simulation"
+    sim.mkdir()
+    pd.DataFrame({"scenario": "mar", "variance": "linearization",
+                  "indicator": ["proc_any", "proc_any"], "by": ["all", "age_band"],
+                  "domain": ["all", "18-24"], "reps": 1000, "truth": [0.8021, 0.9],
+                  "bias": [-0.0012, 0.01], "se_ratio": [0.9876, 1.0],
+                  "coverage": [0.948, 0.9]}).to_csv(sim / "coverage.csv", index=False)
+    meta = {"scenario": "mar", "reps": 1000, "findings": ["Overall estimates: coverage 94.8%."],
+            "findings_fr": ["Estimations sur l'ensemble de la population : couverture 94,8 %."]}
+    (sim / "simulation.json").write_text(json.dumps(meta), encoding="utf-8")
+    folder = tmp_path / str(run[0].year)
+    context = build_context(run[0], folder, _charts())
+    text = render_note(localise(context, run[0], "fr"), lang="fr")
+    assert "| mar | linearization | proc_any | 1\u202f000 | 80,2 | -0,1 | 0,988 | 94,8 |" in text
+    assert "| Scénario | Variance | Indicateur | Échantillons |" in text
+    assert "tableau en anglais" not in text
+    section = text[text.index("Conclusions de la simulation"):]
+    assert section.startswith("Conclusions de la simulation :\n\nEstimations sur l'ensemble")
+    assert ENGLISH_MARK not in section.split("## ")[0]
+    del meta["findings_fr"]
+    (sim / "simulation.json").write_text(json.dumps(meta), encoding="utf-8")
+    text = render_note(localise(build_context(run[0], folder, _charts()), run[0], "fr"),
+                       lang="fr")
+    assert f"{ENGLISH_MARK}\n\nOverall estimates: coverage 94.8%." in text

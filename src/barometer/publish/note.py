@@ -531,6 +531,7 @@ def _simulation(result: RunResult, folder: Path) -> dict[str, Any]:
     return {"found": True, "path": path.as_posix(), "table": table,
             "rows": rows, "shown": shown,
             "findings": [str(f) for f in meta.get("findings", [])],
+            "findings_fr": [str(f) for f in meta.get("findings_fr", [])],
             "about": ", ".join(f"{k} {meta[k]}" for k in ("scenario", "variance", "reps",
                                                           "seed", "year") if k in meta)}
 
