@@ -87,6 +87,20 @@ def test_summary_ends_with_the_coverage_line(small_run) -> None:  # type: ignore
     assert "Scenario mar" in text
 
 
+def test_findings_in_french_carry_the_same_numbers(small_run) -> None:  # type: ignore[no-untyped-def]
+    """The French findings (``simulation.json``'s ``findings_fr``, printed by the French
+    note): the same sentences, numbers written the French way (``94,8 %``)."""
+    en, fr = small_run.findings(), small_run.findings("fr")
+    assert len(en) == len(fr) >= 3
+    assert fr[0].startswith("Scénario mar : la réponse ne dépend que des variables de calage")
+    number = r"[+-]?\d+(?:[.,]\d+)?"
+    for e, f in zip(en, fr, strict=True):
+        assert [x.replace(",", ".") for x in re.findall(number, f)] == re.findall(number, e), \
+            (e, f)
+        assert not re.search(r"\d\.\d", f), f  # no decimal point in French
+    assert "couverture de " in fr[1] and "\u00a0%" in fr[1]
+
+
 def test_true_values_use_the_indicator_definition() -> None:
     frame = pd.DataFrame({"proc": [1, 1, 2, 98, 1, 2], "age_band": ["a", "a", "a", "b", "b",
                                                                       "b"]})
@@ -141,6 +155,11 @@ def test_a_failing_sample_is_recorded_not_fatal(monkeypatch) -> None:  # type: i
     assert "1 of 3 samples could not be weighted" in r.summary()
     assert r.warnings == ((2, "N of N replicates were relaxed"),)  # one kind per sample
     assert "'N of N replicates were relaxed' in 1 samples" in r.summary()
+    french = r.findings("fr")
+    assert len(french) == len(r.findings())
+    assert "1 des 3 échantillons n'ont pas pu être pondérés" in " ".join(french)
+    assert "\u27e6en\u27e7'N of N replicates were relaxed'\u27e6/en\u27e7 dans 1 " \
+           "échantillons" in french[-1]
 
 
 def test_unknown_scenario_or_variance_is_refused() -> None:

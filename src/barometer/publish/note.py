@@ -24,6 +24,8 @@ import numpy as np
 import pandas as pd
 
 from barometer.publish.report import (
+    INLINE_ENGLISH,
+    NOTE_STATUS_FR,
     POPULATION_LABELS,
     Charts,
     _catalogue,
@@ -86,8 +88,7 @@ FRENCH = {  # headings and cell words of the tables built here, English -> Frenc
     "min": "min", "median": "médiane", "max": "max", "covariate": "covariable",
     "category": "modalité", "odds ratio": "rapport de cotes", "interval": "intervalle",
     "p (covariate)": "p (covariable)", "Input": "Entrée", "SHA-256": "SHA-256",
-    "published": "publié", "caution": "à utiliser avec précaution",
-    "suppressed": "supprimé", "undefined": "non défini", "individuals": "particuliers",
+    **NOTE_STATUS_FR, "individuals": "particuliers",
     "companies": "entreprises", "codebook": "dictionnaire des codes",
     "indicator catalogue": "catalogue des indicateurs",
     "weighting specification": "spécification de la pondération",
@@ -474,12 +475,41 @@ def _variance(result: RunResult, est: pd.DataFrame) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------- checks
-SIMULATION_COLUMNS = {  # column of coverage.csv: (heading, format)
-    "scenario": ("Scenario", str), "variance": ("Variance", str),
-    "indicator": ("Indicator", str), "reps": ("Samples", fmt_int),
-    "truth": ("True value %", fmt_pct), "mean_estimate": ("Mean estimate %", fmt_pct),
-    "bias": ("Bias (points)", fmt_pct), "se_ratio": ("SE ratio", lambda v: fmt_num(v, 3)),
-    "coverage": ("Coverage %", fmt_pct), "coverage_mcse": ("Coverage MC SE", fmt_pct)}
+SIMULATION_COLUMNS = {  # column of coverage.csv: (heading, French heading, format)
+    "scenario": ("Scenario", "Scénario", str), "variance": ("Variance", "Variance", str),
+    "indicator": ("Indicator", "Indicateur", str), "reps": ("Samples", "Échantillons", "int"),
+    "truth": ("True value %", "Vraie valeur %", "pct"),
+    "mean_estimate": ("Mean estimate %", "Estimation moyenne %", "pct"),
+    "bias": ("Bias (points)", "Biais (points)", "pct"),
+    "se_ratio": ("SE ratio", "Rapport des écarts-types", "num3"),
+    "coverage": ("Coverage %", "Couverture %", "pct"),
+    "coverage_mcse": ("Coverage MC SE", "Erreur Monte-Carlo de la couverture", "pct")}
+
+
+def _simulation_cell(value: object, form: object, lang: str) -> str:
+    """A cell of the simulation table: a code as it is, a count, a share in %, a ratio."""
+    if form is str:
+        return str(value)
+    return {"int": lambda: fmt_int(value, lang), "pct": lambda: fmt_pct(value, lang=lang),
+            "num3": lambda: fmt_num(value, 3, lang)}[str(form)]()
+
+
+def _simulation_table(path: Path, lang: str = "en") -> tuple[str, int, int]:
+    """The overall rows of a simulation's ``coverage.csv`` as a table in ``lang`` (shares in
+    %), with the number of rows shown and in the file."""
+    frame = pd.read_csv(path)
+    shown = frame[frame["by"] == "all"] if "by" in frame else frame
+    known = [c for c in SIMULATION_COLUMNS if c in shown]
+    if {"indicator", "coverage"} <= set(known):
+        rows = [[_simulation_cell(r[c], SIMULATION_COLUMNS[c][2], lang) for c in known]
+                for _, r in shown.iterrows()]
+        heads = [SIMULATION_COLUMNS[c][0 if lang == "en" else 1] for c in known]
+        align = "".join("l" if SIMULATION_COLUMNS[c][2] is str else "r" for c in known)
+    else:
+        rows = [[fmt_num(v, 4, lang) if isinstance(v, float) else v for v in r]
+                for r in shown.itertuples(index=False)]
+        heads, align = list(shown.columns), ""
+    return md_table(heads, rows, align), len(shown), len(frame)
 
 
 def _simulation(result: RunResult, folder: Path) -> dict[str, Any]:
@@ -495,22 +525,13 @@ def _simulation(result: RunResult, folder: Path) -> dict[str, Any]:
     path = next((p for p in candidates if p.is_file()), None)
     if path is None:
         return {"found": False}
-    frame = pd.read_csv(path)
-    shown = frame[frame["by"] == "all"] if "by" in frame else frame
-    known = [c for c in SIMULATION_COLUMNS if c in shown]
-    if {"indicator", "coverage"} <= set(known):
-        rows = [[SIMULATION_COLUMNS[c][1](r[c]) for c in known] for _, r in shown.iterrows()]
-        heads = [SIMULATION_COLUMNS[c][0] for c in known]
-        align = "".join("l" if SIMULATION_COLUMNS[c][1] is str else "r" for c in known)
-    else:
-        rows = [[fmt_num(v, 4) if isinstance(v, float) else v for v in r]
-                for r in shown.itertuples(index=False)]
-        heads, align = list(shown.columns), ""
+    table, shown, rows = _simulation_table(path)
     meta_path = path.with_name("simulation.json")
     meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else {}
-    return {"found": True, "path": path.as_posix(), "table": md_table(heads, rows, align),
-            "rows": len(frame), "shown": len(shown),
+    return {"found": True, "path": path.as_posix(), "table": table,
+            "rows": rows, "shown": shown,
             "findings": [str(f) for f in meta.get("findings", [])],
+            "findings_fr": [str(f) for f in meta.get("findings_fr", [])],
             "about": ", ".join(f"{k} {meta[k]}" for k in ("scenario", "variance", "reps",
                                                           "seed", "year") if k in meta)}
 
@@ -981,9 +1002,6 @@ KEY_FINDINGS = {"en": "Key findings", "fr": "Principaux résultats"}
 ENGLISH_MARK = "{lang=en}"
 """A paragraph of its own in a template: the next block (a table or paragraph left in
 English in another language's note) is marked ``lang="en"`` in the HTML (WCAG 3.1.2)."""
-INLINE_ENGLISH = ("⟦en⟧", "⟦/en⟧")
-"""Around English words inside another language's sentence: ``<span lang="en">`` in the
-HTML. Both marks are removed from the Markdown file (:func:`strip_marks`)."""
 
 
 def strip_marks(text: str) -> str:
@@ -1104,11 +1122,21 @@ def localise(context: dict[str, Any], result: RunResult, lang: str) -> dict[str,
             "df_table": _df_table(result, est, lang),
             "truth_table": _truth(result, est, cat, lang),
             "hashes": _hashes(context["record"], lang),
+            "admin": admin_context(result, tables, lang),
+            "small_area": small_area_context(result, lang),
+            "simulation": _simulation_in(context["simulation"], lang),
             "survey_text_own": _survey_text_in(result, lang),
             "missing_codes": " ; ".join(f"{o.code} « {o.fr} »" for o in cb.missing.values()),
             "domains": {p: ", ".join(f"{_by_label(cb, d, lang).lower()} (`{d}`)"
                                      for d in cat.domains.get(p, ()))
                         for p in POPULATION_LABELS}}
+
+
+def _simulation_in(simulation: dict[str, Any], lang: str) -> dict[str, Any]:
+    """The simulation entry of the context with its table in ``lang``."""
+    if not simulation.get("found"):
+        return simulation
+    return {**simulation, "table": _simulation_table(Path(simulation["path"]), lang)[0]}
 
 
 def note_environment(lang: str = "en") -> Any:

@@ -189,11 +189,32 @@ def environment() -> jinja2.Environment:
 
 
 # ------------------------------------------------------------------------- admin tables
-def _join(values: Iterable[object]) -> str:
+def _join(values: Iterable[object], sep: str = "; ") -> str:
     vals = [str(v) for v in dict.fromkeys(values) if pd.notna(v) and str(v)]
-    return "; ".join(vals)
+    return sep.join(vals)
 
 
+INLINE_ENGLISH = ("⟦en⟧", "⟦/en⟧")
+"""Around English words inside another language's sentence: ``<span lang="en">`` in the
+HTML. Both marks are removed from the Markdown file (``note.strip_marks``)."""
+
+
+def english(text: object, lang: str) -> str:
+    """Free text written in English by a supplier or in a configuration file (a counting
+    unit, a coverage, a definition of *online*, an input warning): as it is in English, and
+    marked as English (``INLINE_ENGLISH``, ``<span lang="en">`` in the HTML, WCAG 3.1.2)
+    inside another language's text."""
+    text = str(text)
+    return text if lang == "en" or not text else f"{INLINE_ENGLISH[0]}{text}{INLINE_ENGLISH[1]}"
+
+
+NOTE_STATUS_FR = {"published": "publié", "caution": "à utiliser avec précaution",
+                  "suppressed": "supprimé", "undefined": "non défini"}
+"""The statuses of a cell as the French note words them (the scoreboard page has its own,
+shorter, :data:`STATUS_FR`)."""
+CHANNELS_FR = {"online": "en ligne", "mail": "courrier", "counter": "guichet",
+               "phone": "téléphone"}
+"""The channels of the administrative counts, in French (as the open data's field titles)."""
 ADMIN_TEXT: dict[str, dict[str, str]] = {
     "en": {"revised": "revised, received {date}", "none": "none", "not_received": "not "
            "received", "missing": "missing",
@@ -206,9 +227,35 @@ ADMIN_TEXT: dict[str, dict[str, str]] = {
            "heads": "Service|Période de référence (année)|Date de réception|Révisions|"
                     "Taux en ligne %|Cible %|Statut de la cible",
            "composition": "services aux {audience} : {n} services, {volume} du volume, taux "
-                          "en ligne {uptake}"},
+                          "en ligne {uptake}",
+           # the definitions of the services
+           "def_heads": "Service|Fournisseur|Unité de compte|Canaux déclarés|Champ|"
+                        "« En ligne » signifie",
+           "online_only": " (uniquement en ligne)", "others": " (autres non déclarés)",
+           "none_received": "aucun reçu", "not_received_for": "non reçu pour {year}",
+           "no_definition": "aucune reçue",
+           # per ministry or agency, per audience, all services
+           "ministry_heads": "Ministère ou organisme ; public ; ensemble des services|"
+                             "Services|Démarches|Taux en ligne %",
+           "audience_row": "services aux {audience}", "all_row": "ensemble des services",
+           "n_services": "{n} service|{n} services",
+           # revisions
+           "revision_heads": "Service|Année|Canal|Première réception|Réception de la "
+                             "révision|Premier comptage|Comptage révisé|Écart|Écart %|"
+                             "Taux en ligne % (premier)|Taux en ligne % (révisé)",
+           # coherence
+           "coherence_heads": "Service|Question de l'enquête|Indicateur|Enquête %|"
+                              "Intervalle de l'enquête|Comptages %|Écart (points)|"
+                              "Comptages dans l'intervalle",
+           "no_indicator": "aucun", "yes": "oui", "no": "non",
+           "no estimate": "aucune estimation", "reported": "transmis",
+           "online-only service (100% by construction, not compared)":
+               "service uniquement en ligne (100 % par construction, non comparé)",
+           # input warnings
+           "column": " colonne ", "what_to_do": " ; que faire : "},
 }
-"""The texts of the services table and of the composition, per language."""
+"""The texts of the administrative tables (services, definitions, ministries, revisions,
+coherence) and of the composition, per language."""
 AUDIENCES_FR = {"individuals": "particuliers", "companies": "entreprises"}
 TARGET_STATUS_FR = {"met": "atteinte", "not met": "non atteinte",
                     "not applicable (online-only service)":
@@ -217,6 +264,24 @@ TARGET_STATUS_FR = {"met": "atteinte", "not met": "non atteinte",
                     "not applicable (no count)": "sans objet (aucun comptage)",
                     "not applicable (aggregate)": "sans objet (agrégat)",
                     "missing": "manquant"}
+WARNINGS_FR: tuple[tuple[str, str, str, str], ...] = (
+    # (problem pattern, French problem, hint, French hint) of the known input warnings
+    (r"no administrative count for (\d{4})", r"aucun comptage administratif pour \1",
+     "chase the supplier; the service is left out of this edition's table and listed in "
+     "the methodology note", "relancer le fournisseur ; le service est exclu du tableau de "
+     "cette édition et signalé dans la note méthodologique"),
+    (r"column not in the codebook \(kept, not used\)",
+     "colonne absente du dictionnaire des codes (conservée, non utilisée)",
+     "remove it or add it to the codebook",
+     "la supprimer ou l'ajouter au dictionnaire des codes"),
+    (r"item not asked in (\d{4}) \(asked ([^)]*)\); column ignored",
+     r"question non posée en \1 (posée : ⟦en⟧\2⟦/en⟧) ; colonne ignorée",
+     "remove the column, or widen the item's first_year/last_year in the codebook",
+     "supprimer la colonne, ou élargir first_year/last_year de la question dans le "
+     "dictionnaire des codes"),
+)
+"""French wording of the input warnings :mod:`barometer.scoreboard.validate` emits; any
+other warning is printed in English, marked as such."""
 
 
 def target_status_label(status: object, lang: str = "en") -> str:
@@ -224,6 +289,14 @@ def target_status_label(status: object, lang: str = "en") -> str:
     text = "" if status is None or (isinstance(status, float) and math.isnan(status)) \
         else str(status)
     return TARGET_STATUS_FR.get(text, text) if lang == "fr" else text
+
+
+def channels_label(channels: object, lang: str = "en") -> str:
+    """A list of channels (``online, mail, counter``) in ``lang``."""
+    text = str(channels)
+    if lang == "en":
+        return text
+    return ", ".join(CHANNELS_FR.get(c.strip(), c.strip()) for c in text.split(","))
 
 
 def composition_text(up: pd.DataFrame, lang: str = "en") -> str:
@@ -249,10 +322,12 @@ def composition_text(up: pd.DataFrame, lang: str = "en") -> str:
 
 def admin_context(result: RunResult, tables: dict[str, pd.DataFrame], lang: str = "en"
                   ) -> dict[str, Any]:
-    """The administrative data of a run as the note and the report print them: one row per
-    service of the catalogue (definitions; figures), per ministry and audience, warnings,
-    revisions, coherence. With ``lang="fr"`` the services table (``figures``), the uptake
-    figures and the composition are in French; the other entries stay English."""
+    """The administrative data of a run as the note and the report print them, in ``lang``:
+    one row per service of the catalogue (definitions; figures), per ministry and audience,
+    warnings, revisions, coherence. In French the headings, service labels (the services
+    file's ``label_fr``), channels, statuses and numbers are French; the suppliers' own
+    English texts (counting unit, coverage, what *online* means) and unknown warnings stay
+    as written, marked as English (:func:`english`)."""
     from barometer.scoreboard.admin import latest_vintage
 
     counts = result.edition.admin_counts
@@ -261,6 +336,7 @@ def admin_context(result: RunResult, tables: dict[str, pd.DataFrame], lang: str 
     revs = tables.get("admin_revisions", pd.DataFrame())
     svc_up = up[up["level"] == "service"].set_index("service_id")
     text = ADMIN_TEXT[lang]
+    fr = lang == "fr"
     names = service_labels(result, lang)
     definitions, figures = [], []
     online_defs = set()
@@ -269,18 +345,26 @@ def admin_context(result: RunResult, tables: dict[str, pd.DataFrame], lang: str 
         c = counts[counts["service_id"] == sid] if len(counts) else counts
         u = svc_up.loc[sid] if sid in svc_up.index else None
         received = len(c) > 0
-        channels = (u["channels_reported"] + (" (online only)" if u["online_only"] else
-                                              " (others not reported)"
-                                              if u["partial_channels"] else "")
-                    if received and u is not None else "none received")
+        if fr:
+            channels = (channels_label(u["channels_reported"], lang)
+                        + (text["online_only"] if u["online_only"] else text["others"]
+                           if u["partial_channels"] else "")
+                        if received and u is not None else text["none_received"])
+            no = text["not_received_for"].format(year=result.year)
+        else:
+            channels = (u["channels_reported"] + (" (online only)" if u["online_only"] else
+                                                  " (others not reported)"
+                                                  if u["partial_channels"] else "")
+                        if received and u is not None else "none received")
+            no = f"not received for {result.year}"
         if received:
             online_defs.update(c["online_definition"].astype(str))
-        no = f"not received for {result.year}"
         definitions.append([
-            s["label_en"], _join(c["supplier"]) if received else f"{s['ministry']} ({no})",
-            _join(c["counting_unit"]) if received else no, channels,
-            _join(c["coverage"]) if received else no,
-            _join(c["online_definition"]) if received else no])
+            names.get(str(sid), s["label_en"]),
+            _join(c["supplier"], _sep(lang)) if received else f"{s['ministry']} ({no})",
+            english(_join(c["counting_unit"]), lang) if received else no, channels,
+            english(_join(c["coverage"]), lang) if received else no,
+            english(_join(c["online_definition"]), lang) if received else no])
         r = revs[(revs["service_id"] == sid) & (revs["year"] == result.year)] \
             if len(revs) else revs
         revised = (text["revised"].format(date=r["revised_received"].iloc[0]) if len(r)
@@ -298,14 +382,19 @@ def admin_context(result: RunResult, tables: dict[str, pd.DataFrame], lang: str 
     total = up[up["level"] == "all"].iloc[0]
     aud = up[up["level"] == "audience"].set_index("audience")
     svc = up[up["level"] == "service"]
-    heads = ["Service", "Supplier", "Counting unit", "Channels reported", "Coverage",
-             "Online means"]
+    heads = (text["def_heads"].split("|") if fr else
+             ["Service", "Supplier", "Counting unit", "Channels reported", "Coverage",
+              "Online means"])
     if len(online_defs) <= 1:  # one definition for all: stated once in the text
         heads, definitions = heads[:-1], [r[:-1] for r in definitions]
+    online_text = ("; ".join(f"*{d}*" for d in sorted(online_defs)) or "none received"
+                   if not fr else _sep(lang).join(f"*{english(d, lang)}*"
+                                                  for d in sorted(online_defs))
+                   or text["no_definition"])
     return {
         "definitions": md_table(heads, definitions),
         "figures": md_table(text["heads"].split("|"), figures, "llllrrl"),
-        "online_text": "; ".join(f"*{d}*" for d in sorted(online_defs)) or "none received",
+        "online_text": online_text,
         "n_services": len(result.edition.services),
         "n_reported": int((svc["status"] == "reported").sum()),
         "n_met": int((svc["target_status"] == "met").sum()),
@@ -318,61 +407,110 @@ def admin_context(result: RunResult, tables: dict[str, pd.DataFrame], lang: str 
         else composition_text(up, lang),
         "uptake_audience": {str(a): fmt_pct(r["uptake"], lang=lang)
                             for a, r in aud.iterrows()},
-        "warnings": [_warning_text(w) for w in result.edition.warnings],
-        "coherence": _coherence_table(tables["coherence"]),
-        "ministries": _ministry_table(up),
-        "revisions": _revisions_table(revs), "n_revisions": len(revs),
+        "warnings": [_warning_text(w, lang) for w in result.edition.warnings],
+        "coherence": _coherence_table(tables["coherence"], names, lang),
+        "ministries": _ministry_table(up, lang),
+        "revisions": _revisions_table(revs, lang), "n_revisions": len(revs),
         "targets_sources": _join(svc["target_source"]),
     }
 
 
-def _revisions_table(revs: pd.DataFrame) -> str:
-    """What changed, when, by how much: one row per revised count."""
-    rows = [[f"`{r['service_id']}`", str(int(r["year"])), r["channel"],
-             str(r["first_received"]), str(r["revised_received"]), fmt_int(r["count_first"]),
-             fmt_int(r["count_revised"]), fmt_int(r["change"]),
-             fmt_num(100 * r["relative_change"], 1), fmt_pct(r["uptake_first"]),
-             fmt_pct(r["uptake_revised"])] for _, r in revs.iterrows()]
-    return md_table(["Service", "Year", "Channel", "First received", "Revision received",
-                     "First count", "Revised count", "Change", "Change %",
-                     "Uptake % (first)", "Uptake % (revised)"], rows, "lllllrrrrrr")
+def _revisions_table(revs: pd.DataFrame, lang: str = "en") -> str:
+    """What changed, when, by how much: one row per revised count, in ``lang``."""
+    fr = lang == "fr"
+    rows = [[f"`{r['service_id']}`", str(int(r["year"])),
+             CHANNELS_FR.get(r["channel"], r["channel"]) if fr else r["channel"],
+             str(r["first_received"]), str(r["revised_received"]),
+             fmt_int(r["count_first"], lang), fmt_int(r["count_revised"], lang),
+             fmt_int(r["change"], lang), fmt_num(100 * r["relative_change"], 1, lang),
+             fmt_pct(r["uptake_first"], lang=lang), fmt_pct(r["uptake_revised"], lang=lang)]
+            for _, r in revs.iterrows()]
+    heads = (ADMIN_TEXT[lang]["revision_heads"].split("|") if fr else
+             ["Service", "Year", "Channel", "First received", "Revision received",
+              "First count", "Revised count", "Change", "Change %", "Uptake % (first)",
+              "Uptake % (revised)"])
+    return md_table(heads, rows, "lllllrrrrrr")
 
 
-def _warning_text(w: object) -> str:
+def _warning_text(w: object, lang: str = "en") -> str:
+    """An input warning (file, column, problem, value, what to do) as one line in ``lang``:
+    the known warnings in French (:data:`WARNINGS_FR`), any other in English, marked."""
     column = getattr(w, "column", "")
-    parts = [f"`{getattr(w, 'file', '')}`" + (f" column `{column}`" if column else ""),
-             str(getattr(w, "problem", w))]
+    problem, hint = str(getattr(w, "problem", w)), getattr(w, "hint", "")
     value = getattr(w, "value", None)
+    if lang == "en":
+        parts = [f"`{getattr(w, 'file', '')}`" + (f" column `{column}`" if column else ""),
+                 problem]
+        if value not in (None, ""):
+            parts.append(f"(`{value}`)")
+        return " ".join(parts) + (f"; what to do: {hint}" if hint else "")
+    text = ADMIN_TEXT[lang]
+    known = next(((re.sub(pattern, fr_problem, problem), fr_hint)
+                  for pattern, fr_problem, en_hint, fr_hint in WARNINGS_FR
+                  if re.fullmatch(pattern, problem) and hint == en_hint), None)
+    problem, hint = known if known else (english(problem, lang), english(hint, lang))
+    parts = [f"`{getattr(w, 'file', '')}`" + (f"{text['column']}`{column}`" if column else ""),
+             problem]
     if value not in (None, ""):
         parts.append(f"(`{value}`)")
-    hint = getattr(w, "hint", "")
-    return " ".join(parts) + (f"; what to do: {hint}" if hint else "")
+    return " ".join(parts) + (f"{text['what_to_do']}{hint}" if hint else "")
 
 
-def _ministry_table(up: pd.DataFrame) -> str:
-    rows = [[r["label_en"], r["status"], fmt_int(r["total"]), fmt_pct(r["uptake"])]
-            for _, r in up[up["level"].isin(["ministry", "audience", "all"])].iterrows()]
-    return md_table(["Ministry or agency; audience; all services", "Services", "Procedures",
-                     "Uptake %"], rows, "llrr")
+def _ministry_table(up: pd.DataFrame, lang: str = "en") -> str:
+    """Uptake per ministry or agency, per audience and for all services, in ``lang`` (the
+    ministries' names are the services file's own, French, names)."""
+    rows = []
+    for _, r in up[up["level"].isin(["ministry", "audience", "all"])].iterrows():
+        label, status = r["label_en"], r["status"]
+        if lang == "fr":
+            if r["level"] == "audience":
+                label = ADMIN_TEXT[lang]["audience_row"].format(
+                    audience=AUDIENCES_FR.get(str(r["audience"]), r["audience"]))
+            elif r["level"] == "all":
+                label = ADMIN_TEXT[lang]["all_row"]
+            n = re.fullmatch(r"(\d+) services", str(status))
+            if n:
+                one, many = ADMIN_TEXT[lang]["n_services"].split("|")
+                status = (one if int(n.group(1)) == 1 else many).format(
+                    n=fmt_int(int(n.group(1)), lang))
+        rows.append([label, status, fmt_int(r["total"], lang), fmt_pct(r["uptake"], lang=lang)])
+    heads = (ADMIN_TEXT[lang]["ministry_heads"].split("|") if lang == "fr" else
+             ["Ministry or agency; audience; all services", "Services", "Procedures",
+              "Uptake %"])
+    return md_table(heads, rows, "llrr")
 
 
-def _coherence_table(coh: pd.DataFrame) -> str:
+def _coherence_table(coh: pd.DataFrame, names: dict[str, str] | None = None,
+                     lang: str = "en") -> str:
+    """The survey's estimate beside the administrative uptake, per linked service, in
+    ``lang`` (service labels from ``names``, ``{service_id: label}``)."""
+    fr = lang == "fr"
+    text = ADMIN_TEXT[lang]
+    names = names or {}
+
+    def word(value: object) -> str:
+        v = str(value)
+        return (NOTE_STATUS_FR.get(v) or text.get(v) or v) if fr else v
+
     rows = []
     for _, r in coh.iterrows():
         has = pd.notna(r["survey_estimate"])
         within = r["admin_within_survey_ci"]
         rows.append([
-            r["label_en"], f"`{r['survey_item']}`",
-            f"`{r['indicator']}`" if isinstance(r["indicator"], str) else "none",
-            fmt_pct(r["survey_estimate"]) if has else r["survey_status"],
-            f"{fmt_pct(r['survey_ci_low'])} – {fmt_pct(r['survey_ci_high'])}" if has else "",
-            fmt_pct(r["admin_uptake"]) if pd.notna(r["admin_uptake"]) else r["admin_status"],
-            fmt_num(100 * r["difference"], 1) if pd.notna(r["difference"]) else "",
-            "" if pd.isna(within) else ("yes" if bool(within) else "no")])
-    return md_table(["Service", "Survey item", "Indicator", "Survey %", "Survey interval",
-                     "Admin %", "Difference (points)", "Admin inside interval"], rows,
-                    "lllrrrrl")
-
+            names.get(str(r["service_id"]), r["label_en"]), f"`{r['survey_item']}`",
+            f"`{r['indicator']}`" if isinstance(r["indicator"], str)
+            else (text["no_indicator"] if fr else "none"),
+            fmt_pct(r["survey_estimate"], lang=lang) if has else word(r["survey_status"]),
+            f"{fmt_pct(r['survey_ci_low'], lang=lang)} – "
+            f"{fmt_pct(r['survey_ci_high'], lang=lang)}" if has else "",
+            fmt_pct(r["admin_uptake"], lang=lang) if pd.notna(r["admin_uptake"])
+            else word(r["admin_status"]),
+            fmt_num(100 * r["difference"], 1, lang) if pd.notna(r["difference"]) else "",
+            "" if pd.isna(within) else word("yes" if bool(within) else "no")])
+    heads = (text["coherence_heads"].split("|") if fr else
+             ["Service", "Survey item", "Indicator", "Survey %", "Survey interval",
+              "Admin %", "Difference (points)", "Admin inside interval"])
+    return md_table(heads, rows, "lllrrrrl")
 
 # ------------------------------------------------------------------------------ figures
 # Legibility: a figure of W inches is shown DPI * W CSS px wide (the <img> width; the PNG

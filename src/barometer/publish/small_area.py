@@ -19,6 +19,7 @@ import pandas as pd
 from barometer.publish.report import (
     _RC,
     FIG_WIDTH,
+    NOTE_STATUS_FR,
     STATUS_COLOURS,
     Chart,
     DataTable,
@@ -28,6 +29,7 @@ from barometer.publish.report import (
     _save,
     _sep,
     _wrap,
+    english,
     fmt_int,
     fmt_pct,
     md_table,
@@ -166,33 +168,86 @@ def small_area_chart(tables: dict[str, pd.DataFrame], folder: Path, lang: str = 
                      lang)
 
 
-def small_area_context(result: RunResult) -> dict[str, Any] | None:
-    """What the note's small-area section prints, or None without small-area estimates."""
+COVARIATE_SOURCES_FR = {
+    "admin_tax_online": "part des déclarations d'impôt sur le revenu faites en ligne dans la "
+                        "région (comptages de la DGFiP, admin_regions.csv)",
+    "admin_vat_online": "part des déclarations de TVA des entreprises faites en ligne dans la "
+                        "région (comptages de la DGFiP, admin_regions.csv)",
+    "internet_daily": "part des adultes utilisant internet tous les jours (recensement / "
+                      "enquête TIC, census_regions.csv)",
+    "age_65plus": "part des adultes de 65 ans ou plus (recensement, census_regions.csv)",
+    "firms_10plus": "part des entreprises de 10 salariés ou plus (SIRENE, "
+                    "census_regions.csv)",
+}
+"""The sources of the regional covariates (``scoreboard.small_area.COVARIATE_SOURCES``) in
+French; a covariate without a French source is printed in English, marked as such."""
+CONTEXT_TEXT: dict[str, dict[str, str]] = {
+    "en": {"models": "indicator|covariates|method|A (model variance)|R²|mean shrinkage|"
+                     "std. residuals sd|Brown et al. W (p)",
+           "sources": "covariate|source", "moment": "FH moment", "reml": "REML",
+           "table": "indicator|region|n|direct %|model-based %|95% interval|shrinkage|status",
+           "model_based": "{value} (model-based)", "suppressed": "suppressed"},
+    "fr": {"models": "Indicateur|Covariables|Méthode|A (variance du modèle)|R²|"
+                     "Rétrécissement moyen|Écart-type des résidus standardisés|"
+                     "W de Brown et al. (p)",
+           "sources": "Covariable|Source", "moment": "moments (FH)", "reml": "REML",
+           "table": "Indicateur|Région|n|Directe %|Sur modèle %|Intervalle à 95\u00a0%|"
+                    "Rétrécissement|Statut",
+           "model_based": "{value} (sur modèle)", "suppressed": "supprimé"},
+}
+"""The headings and words of the note's small-area tables, per language."""
+
+
+def _sci(value: float, lang: str) -> str:
+    """A small positive number in scientific notation (``1.23e-03``; French ``1,23e-03``)."""
+    text = f"{value:.2e}"
+    return text if lang == "en" else text.replace(".", ",")
+
+
+def small_area_context(result: RunResult, lang: str = "en") -> dict[str, Any] | None:
+    """What the note's small-area section prints, in ``lang`` (French headings, statuses and
+    numbers ``12,3``), or None without small-area estimates: the models and their
+    diagnostics, the covariates' sources, the regional estimates (Fay–Herriot 1979 EBLUP,
+    MSE of Prasad–Rao 1990 / Datta–Lahiri 2000, as R's ``sae::mseFH``)."""
     t = result.tables().get("small_area_estimates")
     if t is None or t.empty:
         return None
+    text = CONTEXT_TEXT[lang]
     diag = result.record.get("small_area", {}).get("diagnostics", {})
+
+    def code(name: object) -> str:  # an indicator's id: plain in English, as code in French
+        return str(name) if lang == "en" else f"`{name}`"
+
+    def num(value: float, digits: int) -> str:
+        return _localise(f"{value:.{digits}f}", lang)
+
     models = md_table(
-        ["indicator", "covariates", "method", "A (model variance)", "R²", "mean shrinkage",
-         "std. residuals sd", "Brown et al. W (p)"],
-        [[ind, ", ".join(f"`{c}`" for c in cov),
-          "FH moment" if "(FH)" in str(diag.get(ind, {}).get("method", "")) else "REML",
-          f"{diag[ind]['refvar']:.2e}", f"{diag[ind]['r2']:.2f}",
-          f"{diag[ind]['mean_gamma']:.2f}", f"{diag[ind]['std_resid_sd']:.2f}",
-          f"{diag[ind]['brown_w']:.1f} ({diag[ind]['brown_p']:.2f})"]
+        text["models"].split("|"),
+        [[code(ind), ", ".join(f"`{c}`" for c in cov),
+          text["moment"] if "(FH)" in str(diag.get(ind, {}).get("method", ""))
+          else text["reml"],
+          _sci(diag[ind]["refvar"], lang), num(diag[ind]["r2"], 2),
+          num(diag[ind]["mean_gamma"], 2), num(diag[ind]["std_resid_sd"], 2),
+          f"{num(diag[ind]['brown_w'], 1)} ({num(diag[ind]['brown_p'], 2)})"]
          for ind, cov in MODELS.items() if ind in diag])
-    sources = md_table(["covariate", "source"],
-                       [[f"`{k}`", v] for k, v in COVARIATE_SOURCES.items()])
+    sources = md_table(text["sources"].split("|"),
+                       [[f"`{k}`", v if lang == "en" else
+                         COVARIATE_SOURCES_FR.get(k) or english(v, lang)]
+                        for k, v in COVARIATE_SOURCES.items()])
     rows = []
     for _, r in t.iterrows():
         shown = r["status"] != "suppressed"
-        rows.append([r["indicator"], r["region"], int(r["n"]),
-                     f"{100 * r['direct']:.1f}" if np.isfinite(r["direct"]) else "",
-                     f"{100 * r['eblup']:.1f} (model-based)" if shown else "suppressed",
-                     f"{100 * r['ci_low']:.1f} – {100 * r['ci_high']:.1f}" if shown else "",
-                     f"{r['shrinkage']:.2f}", r["status"]])
-    table = md_table(["indicator", "region", "n", "direct %", "model-based %", "95% interval",
-                      "shrinkage", "status"], rows)
+        status = str(r["status"])
+        rows.append([code(r["indicator"]), r["region"],
+                     int(r["n"]) if lang == "en" else fmt_int(r["n"], lang),
+                     fmt_pct(r["direct"], lang=lang) if np.isfinite(r["direct"]) else "",
+                     text["model_based"].format(value=fmt_pct(r["eblup"], lang=lang))
+                     if shown else text["suppressed"],
+                     f"{fmt_pct(r['ci_low'], lang=lang)} – {fmt_pct(r['ci_high'], lang=lang)}"
+                     if shown else "",
+                     num(r["shrinkage"], 2),
+                     status if lang == "en" else NOTE_STATUS_FR.get(status, status)])
+    table = md_table(text["table"].split("|"), rows)
     counts = {s: int((t["status"] == s).sum()) for s in ("published", "caution",
                                                          "suppressed")}
     gain = (1 - np.sqrt(t["mse"]) / t["direct_se"]).replace([np.inf, -np.inf], np.nan)

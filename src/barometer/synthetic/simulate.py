@@ -147,60 +147,69 @@ class SimulationResult:
         """``coverage min X max Y over K estimates (N reps)``."""
         return summary_line(self.to_frame(), self.reps)
 
-    def findings(self) -> list[str]:
-        """The verdict in words: coverage and SE ratio of the overall estimates, biases."""
+    def findings(self, lang: str = "en") -> list[str]:
+        """The verdict in words, in ``lang`` (``"en"``, ``"fr"``): coverage and SE ratio of
+        the overall estimates, biases beyond :data:`BIAS_Z` Monte Carlo SEs, failed
+        samples and the weighting chain's warnings (their messages stay English)."""
+        text = FINDINGS_TEXT[lang]
+
+        def pct(v: float, digits: int = 1) -> str:
+            return _pct(v, digits) if lang == "en" else \
+                f"{100 * v:.{digits}f}\u00a0%".replace(".", ",")
+
+        def num(text_: str) -> str:
+            return text_ if lang == "en" else text_.replace(".", ",")
+
         t = self.to_frame()
         overall = t[t["by"] == "all"]
         lines = [
-            f"Scenario {self.scenario}: " + (
-                "response depends only on the calibration variables (sex x age, PCS, "
-                "region, urban size), so calibration should remove the bias"
-                if self.scenario == "mar" else
-                "response also depends on education and internet use, which the margins do "
-                "not carry (the shipped telephone sample), so calibration cannot remove "
-                "all of the selection bias"),
-            f"Overall estimates: coverage {_pct(overall['coverage'].min())} to "
-            f"{_pct(overall['coverage'].max())} (nominal {_pct(LEVEL)}, Monte Carlo SE "
-            f"≈{_pct(math.sqrt(LEVEL * (1 - LEVEL) / max(self.n_ok, 1)), 2)}); SE ratio "
-            f"{overall['se_ratio'].min():.3f} to {overall['se_ratio'].max():.3f}.",
+            text["scenario"].format(scenario=self.scenario)
+            + text["mar" if self.scenario == "mar" else "mnar"],
+            text["overall"].format(
+                lo=pct(overall["coverage"].min()), hi=pct(overall["coverage"].max()),
+                nominal=pct(LEVEL),
+                mcse=pct(math.sqrt(LEVEL * (1 - LEVEL) / max(self.n_ok, 1)), 2),
+                se_lo=num(f"{overall['se_ratio'].min():.3f}"),
+                se_hi=num(f"{overall['se_ratio'].max():.3f}")),
         ]
         biased = t[t["bias_z"].abs() > BIAS_Z].sort_values("bias_z", key=np.abs,
                                                           ascending=False)
         b_all = biased[biased["by"] == "all"]
+        z = num(f"{BIAS_Z:g}")
         if b_all.empty:
-            lines.append(f"No overall estimate has a bias beyond {BIAS_Z:g} Monte Carlo SEs.")
+            lines.append(text["no_bias"].format(z=z))
         else:
-            items = "; ".join(
-                f"{r.indicator} {100 * r.bias:+.1f} points (relative {100 * r.rel_bias:+.1f}%"
-                f", {r.bias_z:+.1f} MC SE, coverage {_pct(r.coverage)})"
+            items = ("; " if lang == "en" else " ; ").join(
+                text["bias_item"].format(
+                    indicator=r.indicator, bias=num(f"{100 * r.bias:+.1f}"),
+                    rel=num(f"{100 * r.rel_bias:+.1f}"), bias_z=num(f"{r.bias_z:+.1f}"),
+                    coverage=pct(r.coverage))
                 for r in b_all.itertuples())
-            lines.append(f"{len(b_all)} of {len(overall)} overall estimates keep a bias "
-                         f"beyond {BIAS_Z:g} Monte Carlo SEs: {items}.")
+            lines.append(text["biased"].format(n=len(b_all), of=len(overall), z=z,
+                                               items=items))
             net = b_all[b_all["indicator"].isin(INTERNET_INDICATORS)]
             if self.scenario == "mnar" and not net.empty:
-                lines.append(
-                    "The internet-related indicators (" + ", ".join(net["indicator"]) + ") "
-                    "are biased because the telephone sample over-represents adults with "
-                    "low internet use beyond what the age, PCS and urban margins correct; "
-                    "their intervals cover the truth less often than nominal.")
+                lines.append(text["internet"].format(indicators=", ".join(net["indicator"])))
         n_dom = int((biased["by"] != "all").sum())
-        lines.append(f"Domain estimates with a bias beyond {BIAS_Z:g} MC SE: {n_dom} of "
-                     f"{int((t['by'] != 'all').sum())}.")
+        lines.append(text["domains"].format(z=z, n=n_dom, of=int((t["by"] != "all").sum())))
+        mark = ("", "") if lang == "en" else ("\u27e6en\u27e7", "\u27e6/en\u27e7")
         if self.failures:
             kinds: dict[str, int] = {}
             for _, msg in self.failures:
                 key = msg.split(" | ")[0]
                 kinds[key] = kinds.get(key, 0) + 1
-            detail = "; ".join(f"{k} ({v})" for k, v in kinds.items())
-            lines.append(f"{len(self.failures)} of {self.reps} samples could not be weighted "
-                         f"or estimated by the production chain and are left out of the "
-                         f"table: {detail}.")
+            detail = ("; " if lang == "en" else " ; ").join(
+                f"{mark[0]}{k}{mark[1]} ({v})" for k, v in kinds.items())
+            lines.append(text["failures"].format(n=len(self.failures), reps=self.reps,
+                                                 detail=detail))
         if self.warnings:
             counts: dict[str, int] = {}
             for _, k in self.warnings:
                 counts[k] = counts.get(k, 0) + 1
-            detail = "; ".join(f"{k!r} in {v} samples" for k, v in counts.items())
-            lines.append(f"Warnings of the weighting chain (samples kept): {detail}.")
+            detail = ("; " if lang == "en" else " ; ").join(
+                text["warning_item"].format(warning=f"{mark[0]}{k!r}{mark[1]}", n=v)
+                for k, v in counts.items())
+            lines.append(text["warnings"].format(detail=detail))
         return lines
 
     def summary(self) -> str:
@@ -246,7 +255,8 @@ class SimulationResult:
                   "weighting": self.weighting,
                   "failures": [list(f) for f in self.failures],
                   "warnings": [list(w) for w in self.warnings],
-                  "findings": self.findings(), "summary": self.summary_line()}
+                  "findings": self.findings(), "findings_fr": self.findings("fr"),
+                  "summary": self.summary_line()}
         paths[4].write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n",
                             encoding="utf-8")
         return paths
@@ -258,6 +268,62 @@ INTERNET_INDICATORS = ("online_users", "online_all", "prefers_internet", "relati
 
 def _pct(v: float, digits: int = 1) -> str:
     return f"{100 * v:.{digits}f}%"
+
+
+FINDINGS_TEXT: dict[str, dict[str, str]] = {
+    "en": {"scenario": "Scenario {scenario}: ",
+           "mar": "response depends only on the calibration variables (sex x age, PCS, "
+                  "region, urban size), so calibration should remove the bias",
+           "mnar": "response also depends on education and internet use, which the margins "
+                   "do not carry (the shipped telephone sample), so calibration cannot remove "
+                   "all of the selection bias",
+           "overall": "Overall estimates: coverage {lo} to {hi} (nominal {nominal}, Monte "
+                      "Carlo SE ≈{mcse}); SE ratio {se_lo} to {se_hi}.",
+           "no_bias": "No overall estimate has a bias beyond {z} Monte Carlo SEs.",
+           "bias_item": "{indicator} {bias} points (relative {rel}%, {bias_z} MC SE, "
+                        "coverage {coverage})",
+           "biased": "{n} of {of} overall estimates keep a bias beyond {z} Monte Carlo SEs: "
+                     "{items}.",
+           "internet": "The internet-related indicators ({indicators}) are biased because "
+                       "the telephone sample over-represents adults with low internet use "
+                       "beyond what the age, PCS and urban margins correct; their intervals "
+                       "cover the truth less often than nominal.",
+           "domains": "Domain estimates with a bias beyond {z} MC SE: {n} of {of}.",
+           "failures": "{n} of {reps} samples could not be weighted or estimated by the "
+                       "production chain and are left out of the table: {detail}.",
+           "warning_item": "{warning} in {n} samples",
+           "warnings": "Warnings of the weighting chain (samples kept): {detail}."},
+    "fr": {"scenario": "Scénario {scenario} : ",
+           "mar": "la réponse ne dépend que des variables de calage (sexe × âge, PCS, "
+                  "région, taille d'unité urbaine), si bien que le calage devrait supprimer "
+                  "le biais",
+           "mnar": "la réponse dépend aussi du diplôme et de l'usage d'internet, que les "
+                   "marges ne portent pas (l'échantillon téléphonique livré), si bien que le "
+                   "calage ne peut pas supprimer tout le biais de sélection",
+           "overall": "Estimations sur l'ensemble de la population : couverture de {lo} à "
+                      "{hi} (nominale {nominal}, erreur Monte-Carlo ≈ {mcse}) ; rapport des "
+                      "écarts-types de {se_lo} à {se_hi}.",
+           "no_bias": "Aucune estimation sur l'ensemble de la population n'a de biais "
+                      "au-delà de {z} erreurs Monte-Carlo.",
+           "bias_item": "{indicator} {bias} points (relatif {rel}\u00a0%, {bias_z} erreurs "
+                        "Monte-Carlo, couverture {coverage})",
+           "biased": "{n} des {of} estimations sur l'ensemble de la population gardent un "
+                     "biais au-delà de {z} erreurs Monte-Carlo : {items}.",
+           "internet": "Les indicateurs liés à internet ({indicators}) sont biaisés parce "
+                       "que l'échantillon téléphonique sur-représente les adultes qui utilisent "
+                       "peu internet au-delà de ce que corrigent les marges d'âge, de PCS et "
+                       "d'unité urbaine ; leurs intervalles couvrent la vraie valeur moins "
+                       "souvent que le taux nominal.",
+           "domains": "Estimations par domaine avec un biais au-delà de {z} erreurs "
+                      "Monte-Carlo : {n} sur {of}.",
+           "failures": "{n} des {reps} échantillons n'ont pas pu être pondérés ou estimés par "
+                       "la chaîne de production et sont exclus du tableau : {detail}.",
+           "warning_item": "{warning} dans {n} échantillons",
+           "warnings": "Avertissements de la chaîne de pondération (échantillons conservés) : "
+                       "{detail}."},
+}
+"""The sentences of a simulation's findings, per language (``simulation.json`` keeps both:
+``findings``, ``findings_fr``; the French note prints the French ones)."""
 
 
 # ------------------------------------------------------------------------- the summary
