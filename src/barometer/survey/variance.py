@@ -236,14 +236,10 @@ def _overton_stage(stage: Stage, influence: Influence, full: bool) -> np.ndarray
     """The Horvitz-Thompson variance with Overton's joint inclusion probabilities (module
     docstring), from per-stratum sums of the cluster totals."""
     totals = influence.group_totals(stage.clusters, stage.n_clusters, key=0)
-    first = stage.cluster_first
-    present = first >= 0
-    totals = totals[present]
-    first = first[present]
-    stratum = stage.strata[first]
-    n_h = stage.n_sampled[first]
-    pi = n_h / stage.popsize[first]
-    n_strata = int(stratum.max()) + 1
+    table = stage.per_cluster
+    totals = totals[table.present]
+    stratum, n_h, n_strata = table.stratum, table.n_h, table.n_strata
+    pi = n_h / table.popsize
     ssum = np.zeros((n_strata, totals.shape[1]))
     psum = np.zeros_like(ssum)
     np.add.at(ssum, stratum, totals)
@@ -279,19 +275,14 @@ def _one_stage(stage: Stage, multiplier: np.ndarray | None, influence: Influence
     n_clusters = stage.n_clusters
     totals = influence.group_totals(stage.clusters, n_clusters, key=s)
     # per-cluster attributes (constant within a cluster), from each cluster's first row
-    first = stage.cluster_first
-    present = first >= 0
-    totals = totals[present]
-    first = first[present]
-    stratum = stage.strata[first]
-    n_h = stage.n_sampled[first]
-    popsize = stage.popsize[first]
+    table = stage.per_cluster
+    present, first, stratum = table.present, table.first, table.stratum
+    n_h, popsize, n_strata = table.n_h, table.popsize, table.n_strata
+    if first.size < present.size:
+        totals = totals[present]
     f = np.where(np.isfinite(popsize), 1.0 - n_h / popsize, 1.0)
     mult = np.ones(first.size) if multiplier is None else multiplier[first]
-    n_strata = int(stratum.max()) + 1
-    sums = np.zeros((n_strata, totals.shape[1]))
-    np.add.at(sums, stratum, totals)
-    means = sums / np.bincount(stratum, weights=np.ones(stratum.size), minlength=n_strata)[:, None]
+    means = _stratum_sums(totals, stratum, n_strata) / table.size[:, None]
     lone = (n_h == 1) & (popsize > 1) & (mult > 0)  # lonely: one PSU sampled of several
     dev = totals - means[stratum]
     scale: np.ndarray = mult * f * np.where(n_h == 1, 1.0, n_h / np.maximum(n_h - 1, 1))
@@ -364,6 +355,15 @@ def _lonely_terms(stage: Stage, influence: Influence, lonely: LonelyPSU, totals:
         ratio = np.where(h_lone > 0, h_all / (h_all - h_lone), 1.0)
     ratio[(h_lone > 0) & (h_all == h_lone)] = np.nan  # R: NaN, no stratum to average
     return dev, scale[:, None] * ratio[g]
+
+
+def _stratum_sums(totals: np.ndarray, stratum: np.ndarray, n_strata: int) -> np.ndarray:
+    """Sums of the cluster totals (clusters x k) per stratum (n_strata x k): one
+    ``np.bincount`` over stratum x column, adding the clusters in order (as ``np.add.at``)."""
+    k = totals.shape[1]
+    idx = (stratum[:, None] * k + np.arange(k)).ravel()
+    sums = np.bincount(idx, weights=totals.ravel(), minlength=n_strata * k)
+    return sums.reshape(n_strata, k)
 
 
 def first_of(codes: np.ndarray, k: int) -> np.ndarray:
