@@ -21,7 +21,7 @@ from scipy import sparse
 from barometer.survey.design import PPS, Design, Stage
 from barometer.survey.errors import EstimationError
 from barometer.survey.grouping import factorize_counts
-from barometer.survey.variance import Influence, combined_index
+from barometer.survey.variance import Influence
 
 
 class Domains:
@@ -61,20 +61,41 @@ class Domains:
 
     @cached_property
     def clusters(self) -> np.ndarray | None:
-        """Sums of weights per first-stage cluster x domain (n_clusters x k), from one
-        ``np.bincount`` over the combined index, which the variance reuses. Weights are
-        positive on the domains' rows, so a cluster has rows in a domain exactly where its
-        sum is positive (the degrees of freedom)."""
+        """Sums of weights per first-stage cluster x domain (n_clusters x k), which the
+        variance reuses. Weights are positive on the domains' rows, so a cluster has rows in
+        a domain exactly where its sum is positive (the degrees of freedom).
+
+        A single domain holding every row: one ``np.bincount`` over the clusters. Else one
+        pass in blocks of rows makes the combined cluster x domain index (kept for every
+        estimate on these domains), the sums of w per cluster x domain and the domains'
+        sums of w^2 (``sum_w2``), each block's index being summed while in the cache."""
         st = self.stage
         if st is None or self.weights is None:
             return None
-        idx, width = combined_index(st.clusters, self.codes, self.k,
-                                    inside=self.all_inside)
+        w, k, n_clusters = self.weights, self.k, st.n_clusters
+        if k == 1 and self.all_inside:
+            idx, width = st.clusters, 1
+            wsum = np.bincount(idx, weights=w, minlength=n_clusters)
+        else:
+            width = k + 1  # column k collects the rows out of every domain
+            size, n = n_clusters * width, w.size
+            idx = np.empty(n, dtype=np.intp)
+            wsum = np.zeros(size)
+            sum_w2 = np.zeros(k + 1)
+            block = min(n, 1 << 15)
+            buf = np.empty(block)
+            for start in range(0, n, block):
+                part = slice(start, start + block)
+                ib, ext, wb = idx[part], self.ext[part], w[part]
+                np.multiply(st.clusters[part], width, out=ib)
+                ib += ext
+                wsum += np.bincount(ib, weights=wb, minlength=size)
+                w2 = np.multiply(wb, wb, out=buf[:wb.size])
+                sum_w2 += np.bincount(ext, weights=w2, minlength=k + 1)
+            self.__dict__["sum_w2"] = sum_w2[:k]
         self.index[0] = (idx, width)
-        size = st.n_clusters * width
-        wsum = np.bincount(idx, weights=self.weights, minlength=size)
-        wsum = wsum.reshape(st.n_clusters, width)[:, : self.k]
-        self.index[("base", 0)] = (self.weights, wsum)  # the variance's totals of w
+        wsum = wsum.reshape(n_clusters, width)[:, :k]
+        self.index[("base", 0)] = (w, wsum)  # the variance's totals of w
         return wsum
 
     def centre(self, y: np.ndarray) -> float:
@@ -106,11 +127,12 @@ class Domains:
 
     def dot(self, a: np.ndarray, b: np.ndarray, shift: float = 0.0) -> np.ndarray:
         """Per-domain sums of a_i (b_i - shift), without an n-row product in memory: one
-        ``np.dot`` for a single domain holding every row (and no shift), else blocks of
-        rows whose sums are added (values of rows out of every domain are ignored)."""
+        ``np.einsum`` for a single domain holding every row (and no shift: numpy's own loop,
+        not a BLAS dot, whose threads wait for busy cores), else blocks of rows whose sums
+        are added (values of rows out of every domain are ignored)."""
         k, n = self.k, a.size
         if k == 1 and self.all_inside and not shift:
-            return np.array([np.dot(a, b)])
+            return np.array([np.einsum("i,i->", a, b)])
         out = np.zeros(k)
         block = 1 << 16
         for start in range(0, n, block):
@@ -129,25 +151,31 @@ class Domains:
         """For the domains' own weights w and the first stage: the cluster x domain totals
         of w_i (y_i - c) (n_clusters x k) and the per-domain sums of w_i (y_i - c)^2, in one
         pass over blocks of rows (the combined cluster x domain index of ``clusters``), with
-        no n-row array (values of rows out of every domain are ignored)."""
+        no n-row array: two block buffers hold y - c and w (y - c) (values of rows out of
+        every domain are ignored)."""
         _ = self.clusters  # the combined index and the weights' totals
         idx, width = self.index[0]  # type: ignore[misc]
         w = self._weights()
-        k, size = self.k, n_clusters * width
+        k, size, n = self.k, n_clusters * width, y.size
         totals = np.zeros(size)
         ssq = np.zeros(k)
-        block = 1 << 16
-        for start in range(0, y.size, block):
+        block = min(n, 1 << 15)  # 256 KiB buffers: they stay in the cache
+        t_buf, wt_buf = np.empty(block), np.empty(block)
+        for start in range(0, n, block):
             part = slice(start, start + block)
-            t = y[part] - c
-            wt = t * w[part]
+            m = min(block, n - start)
+            t, wt = t_buf[:m], wt_buf[:m]
+            np.subtract(y[part], c, out=t)
+            np.multiply(t, w[part], out=wt)
             totals += np.bincount(idx[part], weights=wt, minlength=size)
-            wt *= t
-            if k == 1:
-                ssq[0] += np.sum(wt) if self.all_inside else \
-                    np.sum(wt, where=self.inside[part])
-            else:
+            if k == 1 and self.all_inside:  # sum of products, no third buffer
+                ssq[0] += np.einsum("i,i->", wt, t)
+                continue
+            np.multiply(wt, t, out=wt)
+            if k > 1:
                 ssq += np.bincount(self.ext[part], weights=wt, minlength=k + 1)[:k]
+            else:
+                ssq[0] += np.sum(wt, where=self.inside[part])
         return totals.reshape(n_clusters, width)[:, :k], ssq
 
     def _weights(self) -> np.ndarray:
@@ -170,6 +198,10 @@ class Domains:
 
     @cached_property
     def sum_w2(self) -> np.ndarray:
+        """Sums of w^2 per domain (Kish's n_eff); made with ``clusters`` when it passes over
+        the rows in blocks."""
+        if self.clusters is not None and "sum_w2" in self.__dict__:
+            return self.__dict__["sum_w2"]
         w = self._weights()
         return self.dot(w, w)
 
