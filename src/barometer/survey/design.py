@@ -393,6 +393,7 @@ class Design:
         )
         design = cls(_frame=data, weights=w, stages=tuple(stages), spec=spec,
                      history=(f"design: {spec.describe()}",))
+        design.cache["positive"] = True  # every weight is positive (checked above)
         design.check_lonely_psu()
         return design
 
@@ -566,15 +567,15 @@ class Design:
     def degf_from_counts(self, counts: np.ndarray) -> np.ndarray:
         """Design degrees of freedom of k domains from their numbers of rows with a positive
         weight in each first-stage cluster (n_clusters x k): #PSUs - #strata present."""
-        st = self.stages[0]
+        table = self.stages[0].per_cluster
         present = counts > 0
+        if table.first.size < present.shape[0]:  # cluster codes without rows
+            present = present[table.present]
         k = present.shape[1]
         # clusters are nested in first-stage strata: a stratum is present with its clusters
-        stratum = st.strata[st.cluster_first]
-        n_strata = int(stratum.max()) + 1
-        in_stratum = np.zeros((n_strata, k), dtype=np.intp)
-        np.add.at(in_stratum, stratum, present.astype(np.intp))
-        return present.sum(axis=0) - (in_stratum > 0).sum(axis=0)
+        cell = (table.stratum[:, None] * k + np.arange(k)).ravel()
+        in_stratum = np.bincount(cell[present.ravel()], minlength=table.n_strata * k)
+        return present.sum(axis=0) - (in_stratum.reshape(table.n_strata, k) > 0).sum(axis=0)
 
     def check_lonely_psu(self) -> None:
         """Raise a :class:`DesignError` naming the stratum if a stratum has one PSU and the
@@ -715,14 +716,19 @@ def _replicate_scales(type: str, rep: np.ndarray, n_rep: int, scale: float | Non
 
 
 def _first_mismatch(values: np.ndarray, per_group: np.ndarray, codes: np.ndarray,
-                    block: int = 1 << 18) -> int:
+                    block: int = 1 << 15) -> int:
     """The first row whose value differs from its group's (``per_group[codes]``), or -1;
-    checked in blocks of rows, so that no n-row temporary is made."""
-    for start in range(0, values.size, block):
-        stop = start + block
-        bad = values[start:stop] != per_group[codes[start:stop]]
-        if bad.any():
-            return start + int(np.argmax(bad))
+    checked in blocks of rows, with two block buffers (no n-row temporary)."""
+    n = values.size
+    block = min(n, block)
+    expected = np.empty(block, dtype=per_group.dtype)
+    bad = np.empty(block, dtype=bool)
+    for start in range(0, n, block):
+        m = min(block, n - start)
+        np.take(per_group, codes[start:start + m], out=expected[:m])
+        np.not_equal(values[start:start + m], expected[:m], out=bad[:m])
+        if bad[:m].any():
+            return start + int(np.argmax(bad[:m]))
     return -1
 
 
