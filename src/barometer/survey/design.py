@@ -158,6 +158,16 @@ class ClusterTable:
     popsize: np.ndarray
     n_strata: int
     size: np.ndarray
+    _cells: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
+
+    def cells(self, k: int) -> np.ndarray:
+        """The stratum x column cell (stratum k + j) of each cluster's column j, flattened
+        in the order of a clusters x k array (kept per k): sums per stratum of k columns of
+        cluster totals are one ``np.bincount`` over them."""
+        hit = self._cells.get(k)
+        if hit is None:
+            hit = self._cells[k] = (self.stratum[:, None] * k + np.arange(k)).ravel()
+        return hit
 
 
 @dataclass(frozen=True)

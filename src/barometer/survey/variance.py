@@ -154,7 +154,11 @@ class Influence:
                     cached = (self.base, self._sums(self.base, codes, n_groups, key))
                     if self.index is not None and key is not None:
                         self.index[("base", key)] = cached
-                out = out - self.offset[None, :] * cached[1]  # type: ignore[index]
+                shift = cached[1] * self.offset  # type: ignore[index]
+                out = np.subtract(out, shift, out=shift)
+                if self.scale is not None:
+                    out *= self.scale
+                return out
             return out * self.scale[None, :] if self.scale is not None else out
         if self.k == 1:
             return np.bincount(codes, weights=self.dense[:, 0], minlength=n_groups)[:, None]
@@ -282,7 +286,9 @@ def _one_stage(stage: Stage, multiplier: np.ndarray | None, influence: Influence
         totals = totals[present]
     f = np.where(np.isfinite(popsize), 1.0 - n_h / popsize, 1.0)
     mult = np.ones(first.size) if multiplier is None else multiplier[first]
-    means = _stratum_sums(totals, stratum, n_strata) / table.size[:, None]
+    k = totals.shape[1]
+    sums = np.bincount(table.cells(k), weights=totals.ravel(), minlength=n_strata * k)
+    means = sums.reshape(n_strata, k) / table.size[:, None]
     lone = (n_h == 1) & (popsize > 1) & (mult > 0)  # lonely: one PSU sampled of several
     dev = totals - means[stratum]
     scale: np.ndarray = mult * f * np.where(n_h == 1, 1.0, n_h / np.maximum(n_h - 1, 1))
@@ -355,15 +361,6 @@ def _lonely_terms(stage: Stage, influence: Influence, lonely: LonelyPSU, totals:
         ratio = np.where(h_lone > 0, h_all / (h_all - h_lone), 1.0)
     ratio[(h_lone > 0) & (h_all == h_lone)] = np.nan  # R: NaN, no stratum to average
     return dev, scale[:, None] * ratio[g]
-
-
-def _stratum_sums(totals: np.ndarray, stratum: np.ndarray, n_strata: int) -> np.ndarray:
-    """Sums of the cluster totals (clusters x k) per stratum (n_strata x k): one
-    ``np.bincount`` over stratum x column, adding the clusters in order (as ``np.add.at``)."""
-    k = totals.shape[1]
-    idx = (stratum[:, None] * k + np.arange(k)).ravel()
-    sums = np.bincount(idx, weights=totals.ravel(), minlength=n_strata * k)
-    return sums.reshape(n_strata, k)
 
 
 def first_of(codes: np.ndarray, k: int) -> np.ndarray:
