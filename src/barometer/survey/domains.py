@@ -545,7 +545,8 @@ class Linear:
         return self.fit(w, est=est)[1]
 
     def fit(self, w: np.ndarray, *, est: np.ndarray | None = None,
-            stage: Stage | None = None) -> tuple[np.ndarray, Influence, np.ndarray]:
+            stage: Stage | None = None, share: tuple[dict[object, object], str] | None = None
+            ) -> tuple[np.ndarray, Influence, np.ndarray]:
         """Estimates, influence values and the sums of squares of the design effect,
         sum_i w_i (r_i - rbar)^2 per domain (r the deff's variable, see ``design_effects``).
 
@@ -553,7 +554,9 @@ class Linear:
         sum w (y - m)^2 = sum w (y - c)^2 - (m - c)^2 sum w, and the influence values
         w (y - m) = w (y - c) - (m - c) w, so a few passes over the rows give all three
         without cancellation. With ``stage`` (a linearisation design without weighting
-        steps), the cluster x domain totals of that first stage also give the estimates.
+        steps), the cluster x domain totals of that first stage also give the estimates;
+        ``share`` (the design's cache and the name of the column ``y`` holds, every row
+        valid) shares them between the estimates of that column (:func:`shared_sums`).
         """
         dom = self.dom
         own = w is dom.weights
@@ -567,7 +570,9 @@ class Linear:
             # one pass in blocks of rows: the cluster x domain totals of w (y - c) and the
             # sums of w (y - c)^2, with no n-row array; the influence values themselves are
             # made only if a later stage or a weighting step asks for them
-            cluster_totals, ssq_c = dom.centred_sums(y, c0, stage.n_clusters)
+            cluster_totals, ssq_c = (
+                shared_sums(share[0], share[1], dom, y, c0, stage.n_clusters) if share
+                else dom.centred_sums(y, c0, stage.n_clusters))
             totals = {0: cluster_totals}
             tv = cluster_totals.sum(axis=0)
             values = None
@@ -625,6 +630,44 @@ class Linear:
             a = dom.sums(wu)
             ssq = (dom.sums(wu * u) - a * a / sw) / (td * td)
         return est, infl, ssq
+
+
+def shared_sums(cache: dict[object, object], name: str, dom: Domains, y: np.ndarray,
+                c: float, n_clusters: int) -> tuple[np.ndarray, np.ndarray]:
+    """:meth:`Domains.centred_sums` of the design's column ``name`` (values ``y``, every row
+    valid, the design's own weights), shared by the estimates of that column.
+
+    The sums are kept in the design's cache (``cache``) with the cluster x domain cells they
+    were computed on. An overall estimate (one domain holding every row) reads them summed
+    over the domains: the totals per cluster are the sums of its cells, the sum of squares
+    the sum of the domains' (the same centre ``c``: the mean of the first rows). The
+    domains of a by-domain estimate that hold every row become the design's finest
+    domains; an overall estimate of a column not yet summed is then computed on their
+    cells (one pass over the rows, as on the clusters alone, with more cells), so that the
+    estimate of the same column by those domains, which usually follows, reads the sums
+    instead of passing over the rows again."""
+    key = ("sums", name)
+    overall = dom.k == 1 and dom.all_inside
+    hit = cache.get(key)
+    if hit is not None and hit[1] == c:  # type: ignore[index]
+        fine, _, totals, ssq = hit  # type: ignore[misc]
+        if fine is dom:
+            return totals, ssq
+        if overall:
+            return totals.sum(axis=1, keepdims=True), ssq.sum(keepdims=True)
+    if overall:
+        fine = cache.get("finest")
+        if fine is None:
+            return dom.centred_sums(y, c, n_clusters)
+    elif dom.all_inside:
+        fine = cache["finest"] = dom
+    else:
+        return dom.centred_sums(y, c, n_clusters)
+    totals, ssq = fine.centred_sums(y, c, n_clusters)  # type: ignore[union-attr]
+    cache[key] = (fine, c, totals, ssq)
+    if fine is dom:
+        return totals, ssq
+    return totals.sum(axis=1, keepdims=True), ssq.sum(keepdims=True)
 
 
 def design_effects(dom: Domains, kind: str, ssq: np.ndarray, var: np.ndarray

@@ -307,7 +307,12 @@ def _linear_estimates(design: Design, stat: str, y: np.ndarray, x: np.ndarray | 
         est, influence, ssq, lin, rep_lin = _variance_fit(y, dom, w, plain, design)
     else:
         lin = rep_lin = Linear(kind, y, x, dom)
-        est, influence, ssq = lin.fit(w, stage=design.stages[0] if plain else None)
+        # the sums of a column (every row valid) are shared by its estimates on the design
+        share = (design.cache, yname) if (plain and valid is None and level is None
+                                          and stat in ("mean", "total")
+                                          and design.spec.pps is None) else None
+        est, influence, ssq = lin.fit(w, stage=design.stages[0] if plain else None,
+                                      share=share)
     se_logit = np.full(dom.k, np.nan)
     rep_est = None
     if design.replicates is not None:
