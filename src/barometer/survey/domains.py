@@ -10,7 +10,7 @@ influence values (Särndal, Swensson & Wretman 1992, sec. 5.5-5.9) and design ef
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -65,48 +65,13 @@ class Domains:
     def clusters(self) -> np.ndarray | None:
         """Sums of weights per first-stage cluster x domain (n_clusters x k), which the
         variance reuses. Weights are positive on the domains' rows, so a cluster has rows in
-        a domain exactly where its sum is positive (the degrees of freedom).
-
-        A single domain holding every row: one ``np.bincount`` over the clusters. Else one
-        pass in blocks of rows (:meth:`_cell_blocks`) gives the sums of w per cluster x
-        domain and the domains' sums of w^2 (``sum_w2``). Blocks are added with
-        ``np.add.at`` (in row order, into the sums themselves: no per-block array of the
-        n_clusters x (k + 1) cells to allocate and add, as ``np.bincount`` would make)."""
-        st = self.stage
-        if st is None or self.weights is None:
+        a domain exactly where its sum is positive (the degrees of freedom). Made by the
+        first pass over the rows (:meth:`_sweep`): alone, or with the first estimate's
+        sums (:meth:`centred_sums`)."""
+        if self.stage is None or self.weights is None:
             return None
-        w, k, n_clusters = self.weights, self.k, st.n_clusters
-        if k == 1 and self.all_inside:
-            self.index[0] = (st.clusters, 1)
-            wsum = np.bincount(st.clusters, weights=w, minlength=n_clusters)
-        else:
-            wsum = np.zeros(n_clusters * (k + 1))
-            sum_w2 = np.zeros(k + 1)
-            buf = np.empty(min(w.size, BLOCK))
-            for part, cell, ext in self._cell_blocks():
-                wb = w[part]
-                np.add.at(wsum, cell, wb)
-                np.add.at(sum_w2, ext, np.multiply(wb, wb, out=buf[:wb.size]))
-            self.__dict__["sum_w2"] = sum_w2[:k]
-        wsum = wsum.reshape(n_clusters, -1)[:, :k]
-        self.index[("base", 0)] = (w, wsum)  # the variance's totals of w
-        return wsum
-
-    def _cell_blocks(self) -> Iterator[tuple[slice, np.ndarray, np.ndarray]]:
-        """The rows in blocks of ``BLOCK``: each block's rows, their cluster x domain cell
-        (cluster (k + 1) + domain, column k for the rows out of every domain) and their
-        domain (k: none). The cells are made per block in a reused buffer, while in the
-        cache: no n-row index is kept (nor written: at 10 M rows, 80 MB less)."""
-        assert self.stage is not None
-        clusters, width = self.stage.clusters, self.k + 1
-        n = clusters.size
-        buf = np.empty(min(n, BLOCK), dtype=np.intp)
-        for start in range(0, n, BLOCK):
-            part = slice(start, start + BLOCK)
-            ext = self.ext[part]
-            cell = np.multiply(clusters[part], width, out=buf[:ext.size])
-            cell += ext
-            yield part, cell, ext
+        self._sweep(None, 0.0)
+        return self.__dict__["clusters"]
 
     def centre(self, y: np.ndarray) -> float:
         """A centre of ``y`` on the domains' rows: the mean of (up to) their first 1,024."""
@@ -163,28 +128,75 @@ class Domains:
                      ) -> tuple[np.ndarray, np.ndarray]:
         """For the domains' own weights w and the first stage: the cluster x domain totals
         of w_i (y_i - c) (n_clusters x k) and the per-domain sums of w_i (y_i - c)^2, in one
-        pass over blocks of rows, with no n-row array: two block buffers hold y - c and
-        w (y - c) (values of rows out of every domain are ignored)."""
-        w = self._weights()
-        k, n = self.k, y.size
-        t_buf, wt_buf = np.empty(min(n, BLOCK)), np.empty(min(n, BLOCK))
+        pass over blocks of rows (:meth:`_sweep`; values of rows out of every domain are
+        ignored)."""
+        assert self.stage is not None and n_clusters == self.stage.n_clusters
+        out = self._sweep(y, c)
+        assert out is not None
+        return out
+
+    def _sweep(self, y: np.ndarray | None, c: float
+               ) -> tuple[np.ndarray, np.ndarray] | None:
+        """One pass over the rows in blocks of ``BLOCK``, with no n-row array: the cluster x
+        domain totals of w (y - c) and the domains' sums of w (y - c)^2 (with ``y``), and,
+        the first time, the weights' totals per cluster x domain and the domains' sums of
+        w^2 (kept as ``clusters`` and ``sum_w2``), the rows' columns being read once for
+        both.
+
+        A cell is cluster (k + 1) + domain (column k collects the rows out of every
+        domain), made per block in a reused buffer while in the cache (no n-row index is
+        kept, nor written: at 10 M rows, 80 MB less); a single domain holding every row has
+        the clusters as cells. Blocks are added with ``np.add.at``, in row order, into the
+        sums themselves (no per-block array of the cells to allocate and add, as
+        ``np.bincount`` would make); y - c and w (y - c) live in two block buffers."""
+        st, w, k = self.stage, self._weights(), self.k
+        assert st is not None
+        single = k == 1 and self.all_inside
+        width = 1 if single else k + 1
+        weights_too = "clusters" not in self.__dict__
+        wsum = np.zeros(st.n_clusters * width) if weights_too else None
+        w2 = np.zeros(k + 1)
+        totals = np.zeros(st.n_clusters * width) if y is not None else None
         ssq = np.zeros(k + 1)
-        if k == 1 and self.all_inside:  # the clusters are the cells
-            totals = np.zeros(n_clusters)
-            for start in range(0, n, BLOCK):
-                part = slice(start, start + BLOCK)
-                t = np.subtract(y[part], c, out=t_buf[:min(BLOCK, n - start)])
-                wt = np.multiply(t, w[part], out=wt_buf[:t.size])
-                np.add.at(totals, self.stage.clusters[part], wt)  # type: ignore[union-attr]
-                ssq[0] += np.einsum("i,i->", wt, t)  # sum of products, no third buffer
-            return totals[:, None], ssq[:1]
-        totals = np.zeros(n_clusters * (k + 1))
-        for part, cell, ext in self._cell_blocks():
-            t = np.subtract(y[part], c, out=t_buf[:cell.size])
-            wt = np.multiply(t, w[part], out=wt_buf[:cell.size])
-            np.add.at(totals, cell, wt)
-            np.add.at(ssq, ext, np.multiply(wt, t, out=wt))
-        return totals.reshape(n_clusters, k + 1)[:, :k], ssq[:k]
+        n = w.size
+        m = min(n, BLOCK)
+        t_buf, wt_buf, cell_buf = np.empty(m), np.empty(m), np.empty(m, dtype=np.intp)
+        ext = cell = None
+        for start in range(0, n, BLOCK):
+            part = slice(start, start + BLOCK)
+            wb = w[part]
+            size = wb.size
+            if single:
+                cell = st.clusters[part]
+            else:
+                ext = self.ext[part]
+                cell = np.multiply(st.clusters[part], width, out=cell_buf[:size])
+                cell += ext
+            if wsum is not None:
+                np.add.at(wsum, cell, wb)
+                if single:
+                    w2[0] += np.einsum("i,i->", wb, wb)
+                else:
+                    np.add.at(w2, ext, np.multiply(wb, wb, out=t_buf[:size]))
+            if totals is not None:
+                assert y is not None
+                t = np.subtract(y[part], c, out=t_buf[:size])
+                wt = np.multiply(t, wb, out=wt_buf[:size])
+                np.add.at(totals, cell, wt)
+                if single:
+                    ssq[0] += np.einsum("i,i->", wt, t)  # sum of products, no 3rd buffer
+                else:
+                    np.add.at(ssq, ext, np.multiply(wt, t, out=wt))
+        if wsum is not None:
+            if single:
+                self.index[0] = (st.clusters, 1)
+            kept = wsum.reshape(st.n_clusters, width)[:, :k]
+            self.index[("base", 0)] = (w, kept)  # the variance's totals of w
+            self.__dict__["clusters"] = kept
+            self.__dict__["sum_w2"] = w2[:k]
+        if totals is None:
+            return None
+        return totals.reshape(st.n_clusters, width)[:, :k], ssq[:k]
 
     def _weights(self) -> np.ndarray:
         assert self.weights is not None
@@ -206,9 +218,9 @@ class Domains:
 
     @cached_property
     def sum_w2(self) -> np.ndarray:
-        """Sums of w^2 per domain (Kish's n_eff); made with ``clusters`` when it passes over
-        the rows in blocks."""
-        if self.clusters is not None and "sum_w2" in self.__dict__:
+        """Sums of w^2 per domain (Kish's n_eff); made with ``clusters`` (:meth:`_sweep`)
+        when the domains have a stage."""
+        if self.clusters is not None:
             return self.__dict__["sum_w2"]
         w = self._weights()
         return self.dot(w, w)
@@ -560,9 +572,8 @@ class Linear:
         """
         dom = self.dom
         own = w is dom.weights
-        sw = dom.sum_w if own else dom.sums(w)
         if self.kind == "ratio":
-            return self._fit_ratio(w, sw, est, own)
+            return self._fit_ratio(w, dom.sum_w if own else dom.sums(w), est, own)
         c0 = dom.centre(self.y)
         y = self.y
         totals = None
@@ -588,6 +599,8 @@ class Linear:
             if est is None:
                 tv = dom.sums(values)
             ssq_c = None
+        # after the pass above: its first pass on the domains also sums the weights
+        sw = dom.sum_w if own else dom.sums(w)
         if est is None:
             with np.errstate(invalid="ignore", divide="ignore"):
                 # a total as the plain sum of w y (R's colSums): exact, e.g. 0 for a domain
