@@ -225,3 +225,14 @@ def test_an_overall_estimate_reads_the_cells_of_the_finest_domains() -> None:
     pd.testing.assert_frame_equal(again, mean(fresh, "z", by="domain").table,
                                   check_exact=False, rtol=1e-12)
     pd.testing.assert_frame_equal(by_domain, mean(fresh, "y", by="domain").table)
+
+
+def test_sums_on_as_many_cells_as_rows_are_not_kept() -> None:
+    df = _sample(n=20_000)
+    d = Design.from_frame(df, weights="w")  # element sampling: a cluster per row
+    by_domain = mean(d, "y", by="domain").table
+    overall = mean(d, "y").table
+    assert ("sums", "y") not in d.cache and "finest" not in d.cache
+    fresh = Design.from_frame(df, weights="w")
+    pd.testing.assert_frame_equal(by_domain, mean(fresh, "y", by="domain").table)
+    pd.testing.assert_frame_equal(overall, mean(fresh, "y").table)

@@ -658,9 +658,13 @@ def shared_sums(cache: dict[object, object], name: str, dom: Domains, y: np.ndar
     domains; an overall estimate of a column not yet summed is then computed on their
     cells (one pass over the rows, as on the clusters alone, with more cells), so that the
     estimate of the same column by those domains, which usually follows, reads the sums
-    instead of passing over the rows again."""
+    instead of passing over the rows again. Only few cells are kept (at most a quarter of
+    the rows' number: a design with clusters, not one of elements, whose cells would
+    hold a column's worth of memory per variable)."""
     key = ("sums", name)
     overall = dom.k == 1 and dom.all_inside
+    if n_clusters * (dom.k + 1) > y.size // 4:  # cells too many to keep
+        return dom.centred_sums(y, c, n_clusters)
     hit = cache.get(key)
     if hit is not None and hit[1] == c:  # type: ignore[index]
         fine, _, totals, ssq = hit  # type: ignore[misc]
@@ -672,7 +676,7 @@ def shared_sums(cache: dict[object, object], name: str, dom: Domains, y: np.ndar
         fine = cache.get("finest")
         if fine is None:
             return dom.centred_sums(y, c, n_clusters)
-    elif dom.all_inside:
+    elif dom.all_inside and n_clusters * (dom.k + 1) <= y.size // 4:
         fine = cache["finest"] = dom
     else:
         return dom.centred_sums(y, c, n_clusters)
