@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 
 from barometer import Design, DesignError, calibrate, estimate, mean, with_replicates
+from barometer.survey.ci import IntervalInput, interval, wald_intervals
 from barometer.survey.domains import domains
-from barometer.survey.grouping import factorize, writeable
+from barometer.survey.grouping import factorize, factorize_first, writeable
 
 
 def _sample(n: int = 3000, seed: int = 5) -> pd.DataFrame:
@@ -146,3 +147,92 @@ def test_supplied_replicate_weights_are_held_once_row_major() -> None:
     dev = reps - reps.mean(axis=1, keepdims=True)
     np.testing.assert_allclose(e["se"].to_numpy()[:4], np.sqrt((dev**2).sum(axis=1) / 11),
                                rtol=1e-10)
+
+
+def test_codes_with_their_first_rows_whether_or_not_every_value_occurs() -> None:
+    rng = np.random.default_rng(3)
+    for values in (rng.integers(0, 50, 300_000),  # codes 0..49, every one present
+                   rng.integers(0, 50, 300_000) * 3 + 7,  # gaps in the range
+                   rng.integers(0, 50, 300_000).astype(str),  # hashed
+                   np.r_[rng.integers(0, 50, 300_000), 10**12]):  # a range too wide
+        codes, uniques, first = factorize_first(values)
+        expected, levels = pd.factorize(values, sort=True)
+        np.testing.assert_array_equal(codes, expected)
+        np.testing.assert_array_equal(uniques, levels)
+        np.testing.assert_array_equal(first, [np.flatnonzero(expected == j)[0]
+                                              for j in range(len(levels))])
+
+
+def test_stage_spreads_the_strata_sizes_to_the_rows_on_demand() -> None:
+    df = _sample()
+    d = Design.from_frame(df, ids="psu", strata="stratum", weights="w")
+    st = d.stages[0]
+    assert "n_sampled" not in st.__dict__  # not made by the design
+    per_row = df.groupby("stratum")["psu"].transform("nunique").to_numpy(float)
+    np.testing.assert_array_equal(st.n_sampled, per_row)
+    table = st.per_cluster
+    np.testing.assert_array_equal(table.n_h, per_row[table.first])
+    np.testing.assert_array_equal(table.size, np.bincount(table.stratum))
+
+
+def test_wald_intervals_of_every_domain_equal_the_rule_one_at_a_time() -> None:
+    est = np.array([1.0, -2.0, np.nan, np.inf, 3.0])
+    se = np.array([0.5, 0.1, 1.0, 1.0, 0.0])
+    df = np.array([10.0, np.inf, 5.0, 5.0, 0.0])
+    out = wald_intervals(est, se, df, 0.9)
+    for j in range(est.size):
+        one = interval("wald", IntervalInput(float(est[j]), float(se[j]), float(df[j]), 0.9,
+                                             10, 10, 5.0))
+        np.testing.assert_array_equal(out[j], one)
+
+
+def _tables(d: Design, calls: list[tuple[str, str | None]]) -> dict[tuple, pd.DataFrame]:
+    return {(y, by): mean(d, y, by=by).table for y, by in calls}
+
+
+def test_estimates_of_a_column_are_the_same_in_any_order_of_the_calls() -> None:
+    """The sums of a column are shared by its estimates on a design (computed on the cells
+    of the design's finest domains, the overall estimate read from them): whatever the
+    order of the calls, each table equals the one of a fresh design."""
+    df = _sample(n=50_000)
+    df["y_nan"] = df["y"].where(df.index % 11 != 0)  # a missing value: no sharing
+    df["d_nan"] = df["domain"].where(df.index % 13 != 0)  # rows out of every domain
+    calls = [(y, by) for y in ("y", "z", "y_nan") for by in (None, "domain", "d_nan", "m")]
+
+    def fresh() -> Design:
+        return Design.from_frame(df, ids="psu", strata="stratum", weights="w")
+
+    alone = {c: mean(fresh(), c[0], by=c[1]).table for c in calls}
+    for order in (calls, calls[::-1], sorted(calls, key=lambda c: str(c[1]))):
+        d = fresh()
+        got = _tables(d, order)
+        for c in calls:
+            pd.testing.assert_frame_equal(got[c], alone[c], check_exact=False, rtol=1e-12)
+        assert ("sums", "y") in d.cache and ("sums", "y_nan") not in d.cache
+
+
+def test_an_overall_estimate_reads_the_cells_of_the_finest_domains() -> None:
+    df = _sample(n=50_000)
+    d = Design.from_frame(df, ids="psu", strata="stratum", weights="w")
+    by_domain = mean(d, "y", by="domain").table
+    fine = d.cache["finest"]
+    overall = mean(d, "z").table  # computed on the cells of "domain", kept for "z"
+    assert d.cache[("sums", "z")][0] is fine
+    again = mean(d, "z", by="domain").table  # read from them
+    fresh = Design.from_frame(df, ids="psu", strata="stratum", weights="w")
+    pd.testing.assert_frame_equal(overall, mean(fresh, "z").table, check_exact=False,
+                                  rtol=1e-12)
+    pd.testing.assert_frame_equal(again, mean(fresh, "z", by="domain").table,
+                                  check_exact=False, rtol=1e-12)
+    pd.testing.assert_frame_equal(by_domain, mean(fresh, "y", by="domain").table)
+
+
+def test_sums_on_as_many_cells_as_rows_are_not_kept() -> None:
+    df = _sample(n=20_000)
+    d = Design.from_frame(df, weights="w")  # element sampling: a cluster per row
+    by_domain = mean(d, "y", by="domain").table
+    overall = mean(d, "y").table
+    assert ("sums", "y") not in d.cache and "finest" not in d.cache
+    fresh = Design.from_frame(df, weights="w")
+    pd.testing.assert_frame_equal(by_domain, mean(fresh, "y", by="domain").table)
+    pd.testing.assert_frame_equal(overall, mean(fresh, "y").table)

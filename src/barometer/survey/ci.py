@@ -290,6 +290,18 @@ RULES: dict[str, Callable[[IntervalInput], tuple[float, float]]] = {
 }
 
 
+def wald_intervals(estimate: np.ndarray, se: np.ndarray, df: np.ndarray, level: float
+                   ) -> np.ndarray:
+    """The ``wald`` rule for many estimates at once (k x 2): estimate -/+ t_df SE, with the
+    critical value of each estimate's df (kept per value); NaN where the estimate is not
+    finite, as :func:`interval`."""
+    t = np.array([t_quantile(level, float(d)) for d in df], dtype=float).reshape(-1)
+    half = t * se
+    out = np.column_stack([estimate - half, estimate + half])
+    out[~np.isfinite(estimate)] = np.nan
+    return out
+
+
 def interval(method: str, x: IntervalInput, *, proportion: bool = False) -> tuple[float, float]:
     """The interval of rule ``method`` for one estimate."""
     allowed = PROPORTION_METHODS if proportion else MEAN_METHODS

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from barometer.survey.errors import DesignError, readable
-from barometer.survey.grouping import first_rows, group_codes, writeable
+from barometer.survey.grouping import factorize_first, first_rows, group_codes, writeable
 from barometer.survey.repweights import ReplicateWeights, layout_rank
 from barometer.survey.steps import WeightingStep
 
@@ -92,16 +92,23 @@ class Stage:
     """One sampling stage: stratum and cluster codes per row, and the fpc.
 
     ``strata`` and ``clusters`` are integer codes, unique over the whole sample (a cluster code
-    identifies the cluster within its stratum and all earlier stages). ``n_sampled`` is the
-    number of sampled clusters in the row's stratum; ``popsize`` the population number of
-    clusters in the row's stratum (``inf`` when sampling is with replacement / no fpc; then
-    a read-only broadcast view). The arrays are not to be modified.
+    identifies the cluster within its stratum and all earlier stages). ``stratum_n`` is the
+    number of sampled clusters of each stratum code (``n_sampled`` spreads it to the rows,
+    when a row-wise array is asked for); ``popsize`` the population number of clusters in
+    the row's stratum (``inf`` when sampling is with replacement / no fpc; then a read-only
+    broadcast view). The arrays are not to be modified.
     """
 
     strata: np.ndarray
     clusters: np.ndarray
-    n_sampled: np.ndarray
+    stratum_n: np.ndarray
     popsize: np.ndarray
+
+    @cached_property
+    def n_sampled(self) -> np.ndarray:
+        """The number of sampled clusters in the row's stratum, per row (made on demand:
+        the variance reads it per cluster, ``stratum_n`` of the cluster's stratum)."""
+        return self.stratum_n[self.strata]
 
     @property
     def has_fpc(self) -> bool:
@@ -122,6 +129,45 @@ class Stage:
     def cluster_first(self) -> np.ndarray:
         """The first row of each cluster (computed once, reused by every variance)."""
         return first_rows(self.clusters, self.n_clusters)
+
+    @cached_property
+    def per_cluster(self) -> ClusterTable:
+        """What the variance needs per cluster present, from each cluster's first row
+        (computed once, reused by every variance on this stage)."""
+        first = self.cluster_first
+        present = first >= 0
+        rows = first[present]
+        stratum = self.strata[rows]
+        n_strata = int(stratum.max()) + 1
+        return ClusterTable(present=present, first=rows, stratum=stratum,
+                            n_h=self.stratum_n[stratum], popsize=self.popsize[rows],
+                            n_strata=n_strata,
+                            size=np.bincount(stratum, minlength=n_strata).astype(float))
+
+
+@dataclass(frozen=True, eq=False)
+class ClusterTable:
+    """A stage's clusters present: their first rows, stratum codes, numbers of clusters
+    sampled (``n_h``) and in the population (``popsize``) in their stratum; the number of
+    strata and the number of clusters present in each (``size``)."""
+
+    present: np.ndarray
+    first: np.ndarray
+    stratum: np.ndarray
+    n_h: np.ndarray
+    popsize: np.ndarray
+    n_strata: int
+    size: np.ndarray
+    _cells: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
+
+    def cells(self, k: int) -> np.ndarray:
+        """The stratum x column cell (stratum k + j) of each cluster's column j, flattened
+        in the order of a clusters x k array (kept per k): sums per stratum of k columns of
+        cluster totals are one ``np.bincount`` over them."""
+        hit = self._cells.get(k)
+        if hit is None:
+            hit = self._cells[k] = (self.stratum[:, None] * k + np.arange(k)).ravel()
+        return hit
 
 
 @dataclass(frozen=True)
@@ -258,9 +304,9 @@ class Design:
         stages: list[Stage] = []
         psu_codes: np.ndarray | None = None
         first = np.zeros(0, dtype=np.intp)
+        n_first_strata: int | None = None  # the number of first-stage strata, when known
         if not nest and strata_cols and id_cols:
-            psu_codes = group_codes(raw_ids[0])
-            first = first_rows(psu_codes, complete=True)
+            psu_codes, _, first = factorize_first(raw_ids[0])
             # nested: every row has the stratum of its PSU's first row, so the strata are
             # coded on those first rows (one value per PSU) and spread back to the rows
             psu_stratum = raw_strata[0][first]
@@ -274,6 +320,7 @@ class Design:
                     hint="use nest=True if PSU ids are only unique within strata",
                 )
             psu_strata = group_codes(psu_stratum)
+            n_first_strata = int(psu_strata.max()) + 1
             if raw_strata[0].dtype == np.intp and np.array_equal(psu_strata, psu_stratum):
                 # the column already holds the codes 0..H-1: the rows' codes are the column
                 # itself (a view, no n-row copy; equal to psu_strata[psu_codes], checked above)
@@ -300,15 +347,18 @@ class Design:
             nested = k == 0 and psu_codes is not None  # checked above
             c_codes = psu_codes if nested else group_codes(*parts)
             c_first = first if nested else first_rows(c_codes, complete=True)
-            n_sampled = _count_distinct(c_codes, s_codes, c_first, nested=nested)
+            stratum_n = _count_distinct(c_codes, s_codes, c_first, nested=nested,
+                                        n_strata=n_first_strata if k == 0 else None)
             popsize = np.broadcast_to(np.inf, (n,))  # no fpc (read-only, no memory behind)
             if k < len(fpc_cols) and pps_method is not None:
-                popsize = _pps_popsize(data[fpc_cols[k]], c_codes, c_first, n_sampled,
-                                       fpc_cols[k], source)
+                popsize = _pps_popsize(data[fpc_cols[k]], c_codes, c_first,
+                                       stratum_n[s_codes], fpc_cols[k], source)
             elif k < len(fpc_cols):
-                popsize = _popsize(data[fpc_cols[k]], s_codes, n_sampled, fpc_cols[k], source)
-            stage = Stage(s_codes, c_codes, n_sampled, popsize)
-            stage.__dict__["cluster_first"] = c_first  # seed the cached property
+                popsize = _popsize(data[fpc_cols[k]], s_codes, stratum_n[s_codes],
+                                   fpc_cols[k], source)
+            stage = Stage(s_codes, c_codes, stratum_n, popsize)
+            stage.__dict__["cluster_first"] = c_first  # seed the cached properties
+            stage.__dict__["n_clusters"] = c_first.size
             stages.append(stage)
             prev_cluster = c_codes
 
@@ -353,6 +403,7 @@ class Design:
         )
         design = cls(_frame=data, weights=w, stages=tuple(stages), spec=spec,
                      history=(f"design: {spec.describe()}",))
+        design.cache["positive"] = True  # every weight is positive (checked above)
         design.check_lonely_psu()
         return design
 
@@ -475,7 +526,7 @@ class Design:
                                 fay_rho=float(rho) if type == "Fay" and rho is not None
                                 else 0.0)
         stage = Stage(np.zeros(n, dtype=np.intp), np.arange(n, dtype=np.intp),
-                      np.full(n, float(n)), np.broadcast_to(np.inf, (n,)))
+                      np.array([float(n)]), np.broadcast_to(np.inf, (n,)))
         spec = DesignSpec(weights=weights, repweights=tuple(cols))
         note = (f"replicates: {type} x{n_rep} supplied (scale {scale_v:.6g}"
                 + (f", rho {rho}" if type == "Fay" else "") + (", mse" if mse else "") + ")")
@@ -535,15 +586,15 @@ class Design:
     def degf_from_counts(self, counts: np.ndarray) -> np.ndarray:
         """Design degrees of freedom of k domains from their numbers of rows with a positive
         weight in each first-stage cluster (n_clusters x k): #PSUs - #strata present."""
-        st = self.stages[0]
+        table = self.stages[0].per_cluster
         present = counts > 0
+        if table.first.size < present.shape[0]:  # cluster codes without rows
+            present = present[table.present]
         k = present.shape[1]
         # clusters are nested in first-stage strata: a stratum is present with its clusters
-        stratum = st.strata[st.cluster_first]
-        n_strata = int(stratum.max()) + 1
-        in_stratum = np.zeros((n_strata, k), dtype=np.intp)
-        np.add.at(in_stratum, stratum, present.astype(np.intp))
-        return present.sum(axis=0) - (in_stratum > 0).sum(axis=0)
+        cell = (table.stratum[:, None] * k + np.arange(k)).ravel()
+        in_stratum = np.bincount(cell[present.ravel()], minlength=table.n_strata * k)
+        return present.sum(axis=0) - (in_stratum.reshape(table.n_strata, k) > 0).sum(axis=0)
 
     def check_lonely_psu(self) -> None:
         """Raise a :class:`DesignError` naming the stratum if a stratum has one PSU and the
@@ -552,8 +603,7 @@ class Design:
         if self.spec.lonely_psu is not LonelyPSU.FAIL or self.spec.pps is PPS.OVERTON:
             return
         for k, st in enumerate(self.stages):
-            # n_sampled is constant within a stratum: first its value on one row per cluster
-            if not (st.n_sampled[st.cluster_first[st.cluster_first >= 0]] == 1).any():
+            if not (st.stratum_n == 1).any():  # no stratum with a single cluster
                 continue
             single = st.n_sampled == 1
             lonely = single & ~(st.popsize == st.n_sampled)
@@ -685,29 +735,36 @@ def _replicate_scales(type: str, rep: np.ndarray, n_rep: int, scale: float | Non
 
 
 def _first_mismatch(values: np.ndarray, per_group: np.ndarray, codes: np.ndarray,
-                    block: int = 1 << 18) -> int:
+                    block: int = 1 << 15) -> int:
     """The first row whose value differs from its group's (``per_group[codes]``), or -1;
-    checked in blocks of rows, so that no n-row temporary is made."""
-    for start in range(0, values.size, block):
-        stop = start + block
-        bad = values[start:stop] != per_group[codes[start:stop]]
-        if bad.any():
-            return start + int(np.argmax(bad))
+    checked in blocks of rows, with two block buffers (no n-row temporary)."""
+    n = values.size
+    block = min(n, block)
+    expected = np.empty(block, dtype=per_group.dtype)
+    bad = np.empty(block, dtype=bool)
+    for start in range(0, n, block):
+        m = min(block, n - start)
+        np.take(per_group, codes[start:start + m], out=expected[:m])
+        np.not_equal(values[start:start + m], expected[:m], out=bad[:m])
+        if bad[:m].any():
+            return start + int(np.argmax(bad[:m]))
     return -1
 
 
 def _count_distinct(clusters: np.ndarray, strata: np.ndarray, first: np.ndarray, *,
-                    nested: bool = False) -> np.ndarray:
-    """Per row: number of distinct clusters in the row's stratum (``first``: the first row
-    of each cluster; ``nested``: clusters are known to be nested in strata)."""
+                    nested: bool = False, n_strata: int | None = None) -> np.ndarray:
+    """Number of distinct clusters in each stratum code (``first``: the first row of each
+    cluster; ``nested``: clusters are known to be nested in strata; ``n_strata``: the number
+    of stratum codes, when known), as floats."""
     present = first >= 0
-    n_strata = int(strata.max()) + 1
+    if n_strata is None:
+        n_strata = int(strata.max()) + 1
     if nested or (strata[first[clusters]] == strata).all():  # O(n)
         counts = np.bincount(strata[first[present]], minlength=n_strata)
     else:
         pairs = pd.DataFrame({"s": strata, "c": clusters}).drop_duplicates()
         counts = np.bincount(pairs["s"].to_numpy(), minlength=n_strata)
-    return counts.astype(float)[strata]
+    return counts.astype(float)
 
 
 def _popsize(col: pd.Series, strata: np.ndarray, n_sampled: np.ndarray, name: str,

@@ -21,7 +21,9 @@ from barometer.survey.design import PPS, Design, Stage
 from barometer.survey.errors import EstimationError
 from barometer.survey.grouping import factorize_counts
 from barometer.survey.repweights import Layout, grouped_sums
-from barometer.survey.variance import Influence, combined_index
+from barometer.survey.variance import Influence
+
+BLOCK = 1 << 15  # rows per block of the blocked passes: buffers of 256 KiB stay in the cache
 
 
 class Domains:
@@ -61,24 +63,21 @@ class Domains:
 
     @cached_property
     def clusters(self) -> np.ndarray | None:
-        """Sums of weights per first-stage cluster x domain (n_clusters x k), from one
-        ``np.bincount`` over the combined index, which the variance reuses. Weights are
-        positive on the domains' rows, so a cluster has rows in a domain exactly where its
-        sum is positive (the degrees of freedom)."""
-        st = self.stage
-        if st is None or self.weights is None:
+        """Sums of weights per first-stage cluster x domain (n_clusters x k), which the
+        variance reuses. Weights are positive on the domains' rows, so a cluster has rows in
+        a domain exactly where its sum is positive (the degrees of freedom). Made by the
+        first pass over the rows (:meth:`_sweep`): alone, or with the first estimate's
+        sums (:meth:`centred_sums`)."""
+        if self.stage is None or self.weights is None:
             return None
-        idx, width = combined_index(st.clusters, self.codes, self.k,
-                                    inside=self.all_inside)
-        self.index[0] = (idx, width)
-        size = st.n_clusters * width
-        wsum = np.bincount(idx, weights=self.weights, minlength=size)
-        wsum = wsum.reshape(st.n_clusters, width)[:, : self.k]
-        self.index[("base", 0)] = (self.weights, wsum)  # the variance's totals of w
-        return wsum
+        self._sweep(None, 0.0)
+        return self.__dict__["clusters"]
 
     def centre(self, y: np.ndarray) -> float:
         """A centre of ``y`` on the domains' rows: the mean of (up to) their first 1,024."""
+        if self.__dict__.get("all_inside"):  # known without a look at the codes
+            c = float(np.mean(y[:1024])) if y.size else 0.0
+            return c if np.isfinite(c) else 0.0
         head = self.codes[:4096] >= 0
         rows = np.flatnonzero(head)[:1024] if head.any() else \
             np.flatnonzero(self.codes >= 0)[:1024]
@@ -106,11 +105,12 @@ class Domains:
 
     def dot(self, a: np.ndarray, b: np.ndarray, shift: float = 0.0) -> np.ndarray:
         """Per-domain sums of a_i (b_i - shift), without an n-row product in memory: one
-        ``np.dot`` for a single domain holding every row (and no shift), else blocks of
-        rows whose sums are added (values of rows out of every domain are ignored)."""
+        ``np.einsum`` for a single domain holding every row (and no shift: numpy's own loop,
+        not a BLAS dot, whose threads wait for busy cores), else blocks of rows whose sums
+        are added (values of rows out of every domain are ignored)."""
         k, n = self.k, a.size
         if k == 1 and self.all_inside and not shift:
-            return np.array([np.dot(a, b)])
+            return np.array([np.einsum("i,i->", a, b)])
         out = np.zeros(k)
         block = 1 << 16
         for start in range(0, n, block):
@@ -128,27 +128,75 @@ class Domains:
                      ) -> tuple[np.ndarray, np.ndarray]:
         """For the domains' own weights w and the first stage: the cluster x domain totals
         of w_i (y_i - c) (n_clusters x k) and the per-domain sums of w_i (y_i - c)^2, in one
-        pass over blocks of rows (the combined cluster x domain index of ``clusters``), with
-        no n-row array (values of rows out of every domain are ignored)."""
-        _ = self.clusters  # the combined index and the weights' totals
-        idx, width = self.index[0]  # type: ignore[misc]
-        w = self._weights()
-        k, size = self.k, n_clusters * width
-        totals = np.zeros(size)
-        ssq = np.zeros(k)
-        block = 1 << 16
-        for start in range(0, y.size, block):
-            part = slice(start, start + block)
-            t = y[part] - c
-            wt = t * w[part]
-            totals += np.bincount(idx[part], weights=wt, minlength=size)
-            wt *= t
-            if k == 1:
-                ssq[0] += np.sum(wt) if self.all_inside else \
-                    np.sum(wt, where=self.inside[part])
+        pass over blocks of rows (:meth:`_sweep`; values of rows out of every domain are
+        ignored)."""
+        assert self.stage is not None and n_clusters == self.stage.n_clusters
+        out = self._sweep(y, c)
+        assert out is not None
+        return out
+
+    def _sweep(self, y: np.ndarray | None, c: float
+               ) -> tuple[np.ndarray, np.ndarray] | None:
+        """One pass over the rows in blocks of ``BLOCK``, with no n-row array: the cluster x
+        domain totals of w (y - c) and the domains' sums of w (y - c)^2 (with ``y``), and,
+        the first time, the weights' totals per cluster x domain and the domains' sums of
+        w^2 (kept as ``clusters`` and ``sum_w2``), the rows' columns being read once for
+        both.
+
+        A cell is cluster (k + 1) + domain (column k collects the rows out of every
+        domain), made per block in a reused buffer while in the cache (no n-row index is
+        kept, nor written: at 10 M rows, 80 MB less); a single domain holding every row has
+        the clusters as cells. Blocks are added with ``np.add.at``, in row order, into the
+        sums themselves (no per-block array of the cells to allocate and add, as
+        ``np.bincount`` would make); y - c and w (y - c) live in two block buffers."""
+        st, w, k = self.stage, self._weights(), self.k
+        assert st is not None
+        single = k == 1 and self.all_inside
+        width = 1 if single else k + 1
+        weights_too = "clusters" not in self.__dict__
+        wsum = np.zeros(st.n_clusters * width) if weights_too else None
+        w2 = np.zeros(k + 1)
+        totals = np.zeros(st.n_clusters * width) if y is not None else None
+        ssq = np.zeros(k + 1)
+        n = w.size
+        m = min(n, BLOCK)
+        t_buf, wt_buf, cell_buf = np.empty(m), np.empty(m), np.empty(m, dtype=np.intp)
+        ext = cell = None
+        for start in range(0, n, BLOCK):
+            part = slice(start, start + BLOCK)
+            wb = w[part]
+            size = wb.size
+            if single:
+                cell = st.clusters[part]
             else:
-                ssq += np.bincount(self.ext[part], weights=wt, minlength=k + 1)[:k]
-        return totals.reshape(n_clusters, width)[:, :k], ssq
+                ext = self.ext[part]
+                cell = np.multiply(st.clusters[part], width, out=cell_buf[:size])
+                cell += ext
+            if wsum is not None:
+                np.add.at(wsum, cell, wb)
+                if single:
+                    w2[0] += np.einsum("i,i->", wb, wb)
+                else:
+                    np.add.at(w2, ext, np.multiply(wb, wb, out=t_buf[:size]))
+            if totals is not None:
+                assert y is not None
+                t = np.subtract(y[part], c, out=t_buf[:size])
+                wt = np.multiply(t, wb, out=wt_buf[:size])
+                np.add.at(totals, cell, wt)
+                if single:
+                    ssq[0] += np.einsum("i,i->", wt, t)  # sum of products, no 3rd buffer
+                else:
+                    np.add.at(ssq, ext, np.multiply(wt, t, out=wt))
+        if wsum is not None:
+            if single:
+                self.index[0] = (st.clusters, 1)
+            kept = wsum.reshape(st.n_clusters, width)[:, :k]
+            self.index[("base", 0)] = (w, kept)  # the variance's totals of w
+            self.__dict__["clusters"] = kept
+            self.__dict__["sum_w2"] = w2[:k]
+        if totals is None:
+            return None
+        return totals.reshape(st.n_clusters, width)[:, :k], ssq[:k]
 
     def _weights(self) -> np.ndarray:
         assert self.weights is not None
@@ -170,6 +218,10 @@ class Domains:
 
     @cached_property
     def sum_w2(self) -> np.ndarray:
+        """Sums of w^2 per domain (Kish's n_eff); made with ``clusters`` (:meth:`_sweep`)
+        when the domains have a stage."""
+        if self.clusters is not None:
+            return self.__dict__["sum_w2"]
         w = self._weights()
         return self.dot(w, w)
 
@@ -491,7 +543,8 @@ class Linear:
         return self.fit(w, est=est)[1]
 
     def fit(self, w: np.ndarray, *, est: np.ndarray | None = None,
-            stage: Stage | None = None) -> tuple[np.ndarray, Influence, np.ndarray]:
+            stage: Stage | None = None, share: tuple[dict[object, object], str] | None = None
+            ) -> tuple[np.ndarray, Influence, np.ndarray]:
         """Estimates, influence values and the sums of squares of the design effect,
         sum_i w_i (r_i - rbar)^2 per domain (r the deff's variable, see ``design_effects``).
 
@@ -499,13 +552,14 @@ class Linear:
         sum w (y - m)^2 = sum w (y - c)^2 - (m - c)^2 sum w, and the influence values
         w (y - m) = w (y - c) - (m - c) w, so a few passes over the rows give all three
         without cancellation. With ``stage`` (a linearisation design without weighting
-        steps), the cluster x domain totals of that first stage also give the estimates.
+        steps), the cluster x domain totals of that first stage also give the estimates;
+        ``share`` (the design's cache and the name of the column ``y`` holds, every row
+        valid) shares them between the estimates of that column (:func:`shared_sums`).
         """
         dom = self.dom
         own = w is dom.weights
-        sw = dom.sum_w if own else dom.sums(w)
         if self.kind == "ratio":
-            return self._fit_ratio(w, sw, est, own)
+            return self._fit_ratio(w, dom.sum_w if own else dom.sums(w), est, own)
         c0 = dom.centre(self.y)
         y = self.y
         totals = None
@@ -513,7 +567,9 @@ class Linear:
             # one pass in blocks of rows: the cluster x domain totals of w (y - c) and the
             # sums of w (y - c)^2, with no n-row array; the influence values themselves are
             # made only if a later stage or a weighting step asks for them
-            cluster_totals, ssq_c = dom.centred_sums(y, c0, stage.n_clusters)
+            cluster_totals, ssq_c = (
+                shared_sums(share[0], share[1], dom, y, c0, stage.n_clusters) if share
+                else dom.centred_sums(y, c0, stage.n_clusters))
             totals = {0: cluster_totals}
             tv = cluster_totals.sum(axis=0)
             values = None
@@ -529,6 +585,8 @@ class Linear:
             if est is None:
                 tv = dom.sums(values)
             ssq_c = None
+        # after the pass above: its first pass on the domains also sums the weights
+        sw = dom.sum_w if own else dom.sums(w)
         if est is None:
             with np.errstate(invalid="ignore", divide="ignore"):
                 # a total as the plain sum of w y (R's colSums): exact, e.g. 0 for a domain
@@ -571,6 +629,48 @@ class Linear:
             a = dom.sums(wu)
             ssq = (dom.sums(wu * u) - a * a / sw) / (td * td)
         return est, infl, ssq
+
+
+def shared_sums(cache: dict[object, object], name: str, dom: Domains, y: np.ndarray,
+                c: float, n_clusters: int) -> tuple[np.ndarray, np.ndarray]:
+    """:meth:`Domains.centred_sums` of the design's column ``name`` (values ``y``, every row
+    valid, the design's own weights), shared by the estimates of that column.
+
+    The sums are kept in the design's cache (``cache``) with the cluster x domain cells they
+    were computed on. An overall estimate (one domain holding every row) reads them summed
+    over the domains: the totals per cluster are the sums of its cells, the sum of squares
+    the sum of the domains' (the same centre ``c``: the mean of the first rows). The
+    domains of a by-domain estimate that hold every row become the design's finest
+    domains; an overall estimate of a column not yet summed is then computed on their
+    cells (one pass over the rows, as on the clusters alone, with more cells), so that the
+    estimate of the same column by those domains, which usually follows, reads the sums
+    instead of passing over the rows again. Only few cells are kept (at most a quarter of
+    the rows' number: a design with clusters, not one of elements, whose cells would
+    hold a column's worth of memory per variable)."""
+    key = ("sums", name)
+    overall = dom.k == 1 and dom.all_inside
+    if n_clusters * (dom.k + 1) > y.size // 4:  # cells too many to keep
+        return dom.centred_sums(y, c, n_clusters)
+    hit = cache.get(key)
+    if hit is not None and hit[1] == c:  # type: ignore[index]
+        fine, _, totals, ssq = hit  # type: ignore[misc]
+        if fine is dom:
+            return totals, ssq
+        if overall:
+            return totals.sum(axis=1, keepdims=True), ssq.sum(keepdims=True)
+    if overall:
+        fine = cache.get("finest")
+        if fine is None:
+            return dom.centred_sums(y, c, n_clusters)
+    elif dom.all_inside and n_clusters * (dom.k + 1) <= y.size // 4:
+        fine = cache["finest"] = dom
+    else:
+        return dom.centred_sums(y, c, n_clusters)
+    totals, ssq = fine.centred_sums(y, c, n_clusters)  # type: ignore[union-attr]
+    cache[key] = (fine, c, totals, ssq)
+    if fine is dom:
+        return totals, ssq
+    return totals.sum(axis=1, keepdims=True), ssq.sum(keepdims=True)
 
 
 def design_effects(dom: Domains, kind: str, ssq: np.ndarray, var: np.ndarray

@@ -43,7 +43,7 @@ import pandas as pd
 from scipy import special
 
 from barometer.survey.calibrate import calibrations
-from barometer.survey.ci import IntervalInput, interval, t_quantile
+from barometer.survey.ci import IntervalInput, interval, t_quantile, wald_intervals
 from barometer.survey.design import Design
 from barometer.survey.domains import (
     Domains,
@@ -307,7 +307,12 @@ def _linear_estimates(design: Design, stat: str, y: np.ndarray, x: np.ndarray | 
         est, influence, ssq, lin, rep_lin = _variance_fit(y, dom, w, plain, design)
     else:
         lin = rep_lin = Linear(kind, y, x, dom)
-        est, influence, ssq = lin.fit(w, stage=design.stages[0] if plain else None)
+        # the sums of a column (every row valid) are shared by its estimates on the design
+        share = (design.cache, yname) if (plain and valid is None and level is None
+                                          and stat in ("mean", "total")
+                                          and design.spec.pps is None) else None
+        est, influence, ssq = lin.fit(w, stage=design.stages[0] if plain else None,
+                                      share=share)
     se_logit = np.full(dom.k, np.nan)
     rep_est = None
     if design.replicates is not None:
@@ -333,17 +338,20 @@ def _linear_estimates(design: Design, stat: str, y: np.ndarray, x: np.ndarray | 
             else None)
     degf = dom.degf(design) if need_degf else np.full(k, np.nan)
     dfs = degf if df == "design" else np.full(k, resolve_df(design, df, None))
-    bounds = np.array([
-        interval(ci, IntervalInput(estimate=float(est[j]), se=float(se[j]), df=float(dfs[j]),
-                                   level=ci_level, n=int(n[j]),
-                                   n_rows=n_rows_cal or int(n[j]), degf=float(degf[j]),
-                                   se_logit=float(se_logit[j]) if np.isfinite(se_logit[j])
-                                   else None,
-                                   irls=None if irls is None else tuple(irls[:, j]),
-                                   replicate=design.replicates is not None),
-                 proportion=stat == "proportion")
-        for j in range(k)
-    ], dtype=float).reshape(k, 2)
+    if ci == "wald" and stat != "proportion":  # every domain at once
+        bounds = wald_intervals(est, se, dfs, ci_level)
+    else:
+        bounds = np.array([
+            interval(ci, IntervalInput(estimate=float(est[j]), se=float(se[j]),
+                                       df=float(dfs[j]), level=ci_level, n=int(n[j]),
+                                       n_rows=n_rows_cal or int(n[j]), degf=float(degf[j]),
+                                       se_logit=float(se_logit[j]) if np.isfinite(se_logit[j])
+                                       else None,
+                                       irls=None if irls is None else tuple(irls[:, j]),
+                                       replicate=design.replicates is not None),
+                     proportion=stat == "proportion")
+            for j in range(k)
+        ], dtype=float).reshape(k, 2)
     with np.errstate(invalid="ignore", divide="ignore"):
         cv = np.where(est != 0, se / np.abs(est), np.nan)
     by_text = by_name(by)

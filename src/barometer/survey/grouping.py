@@ -35,30 +35,65 @@ def factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
     Missing values get the last code (as ``groupby(sort=True, dropna=False)``). Integers
     spanning a range of at most a few times the number of rows are coded in O(n) with a
-    lookup table (``np.bincount``); anything else by hashing (``pd.factorize``).
+    lookup table; anything else by hashing (``pd.factorize``).
     """
-    codes, uniques, _ = factorize_counts(values)
+    codes, uniques, _ = factorize_first(values)
     return codes, uniques
+
+
+def _int_range(v: np.ndarray) -> tuple[np.ndarray, int, int] | None:
+    """For integers spanning at most a few times the number of rows: the values shifted to
+    start at 0 (the column itself when it already does: a writeable view, no copy), the
+    smallest and the largest value; None for anything else."""
+    if v.dtype.kind not in "iu" or not v.size:
+        return None
+    lo, hi = int(v.min()), int(v.max())
+    if hi - lo > max(4 * v.size, 1 << 16):
+        return None
+    # np.bincount copies a read-only array (e.g. a column of a copy-on-write frame) at
+    # every call: the codes are a writeable array (a view when they can be)
+    shifted = writeable(v) if v.dtype == np.intp else v.astype(np.intp)
+    if lo:
+        shifted = shifted - lo
+    return shifted, lo, hi
+
+
+def factorize_first(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`factorize`, with the first row of each distinct value (:func:`first_rows`).
+
+    For integers in a short range, the values present are those whose first row is found:
+    a scan of the rows in blocks that stops once every value of the range has been seen
+    (usually after a small part of the rows), so that integers already coded 0..K-1 cost
+    their minimum and maximum and this scan, with no other pass over the rows.
+    """
+    v = np.asarray(values)
+    ints = _int_range(v)
+    if ints is not None:
+        shifted, lo, hi = ints
+        first = first_rows(shifted, hi - lo + 1, complete=True)
+        present = first >= 0
+        if present.all():  # already the codes 0..K-1
+            return shifted, np.arange(lo, hi + 1), first
+        lookup = np.cumsum(present) - 1
+        return lookup[shifted], np.flatnonzero(present) + lo, first[present]
+    codes, uniques = pd.factorize(v, sort=True, use_na_sentinel=False)
+    codes = codes.astype(np.intp, copy=False)
+    return codes, np.asarray(uniques), first_rows(codes, len(uniques), complete=True)
 
 
 def factorize_counts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`factorize`, with the number of rows of each distinct value (for integers a
     by-product of the lookup table; otherwise one more ``np.bincount``)."""
     v = np.asarray(values)
-    if v.dtype.kind in "iu" and v.size:
-        lo, hi = int(v.min()), int(v.max())
-        if hi - lo <= max(4 * v.size, 1 << 16):
-            # np.bincount copies a read-only array (e.g. a column of a copy-on-write frame)
-            # at every call: the codes are a writeable array (a view when they can be)
-            shifted = writeable(v) if v.dtype == np.intp else v.astype(np.intp)
-            if lo:
-                shifted = shifted - lo
-            counts = np.bincount(shifted, minlength=hi - lo + 1)
-            present = counts > 0
-            if present.all():  # already the codes 0..K-1
-                return shifted, np.arange(lo, hi + 1), counts
-            lookup = np.cumsum(present) - 1
-            return lookup[shifted], np.flatnonzero(present) + lo, counts[present]
+    ints = _int_range(v)
+    if ints is not None:
+        shifted, lo, hi = ints
+        counts = np.bincount(shifted, minlength=hi - lo + 1)
+        present = counts > 0
+        if present.all():  # already the codes 0..K-1
+            return shifted, np.arange(lo, hi + 1), counts
+        lookup = np.cumsum(present) - 1
+        return lookup[shifted], np.flatnonzero(present) + lo, counts[present]
     codes, uniques = pd.factorize(v, sort=True, use_na_sentinel=False)
     codes = codes.astype(np.intp, copy=False)
     return codes, np.asarray(uniques), np.bincount(codes, minlength=len(uniques))
@@ -78,9 +113,10 @@ def first_rows(codes: np.ndarray, k: int | None = None, *, complete: bool = Fals
                ) -> np.ndarray:
     """The first row of each code 0..k-1 (-1 for a code that does not occur).
 
-    With ``complete`` (every code 0..k-1 occurs, as after :func:`factorize`) the rows are
-    scanned in blocks of doubling size, stopping once every code has been seen: usually
-    after a small part of the rows, and never more than one pass over them.
+    With ``complete`` (every code 0..k-1 is expected to occur, as after :func:`factorize`)
+    the rows are scanned in blocks of doubling size, stopping once every code has been
+    seen: usually after a small part of the rows, and never more than one pass over them
+    (the whole pass when a code does not occur, which then gets -1 all the same).
     """
     k = int(codes.max()) + 1 if k is None else k
     first = np.full(k, -1, dtype=np.intp)

@@ -154,7 +154,11 @@ class Influence:
                     cached = (self.base, self._sums(self.base, codes, n_groups, key))
                     if self.index is not None and key is not None:
                         self.index[("base", key)] = cached
-                out = out - self.offset[None, :] * cached[1]  # type: ignore[index]
+                shift = cached[1] * self.offset  # type: ignore[index]
+                out = np.subtract(out, shift, out=shift)
+                if self.scale is not None:
+                    out *= self.scale
+                return out
             return out * self.scale[None, :] if self.scale is not None else out
         if self.k == 1:
             return np.bincount(codes, weights=self.dense[:, 0], minlength=n_groups)[:, None]
@@ -236,14 +240,10 @@ def _overton_stage(stage: Stage, influence: Influence, full: bool) -> np.ndarray
     """The Horvitz-Thompson variance with Overton's joint inclusion probabilities (module
     docstring), from per-stratum sums of the cluster totals."""
     totals = influence.group_totals(stage.clusters, stage.n_clusters, key=0)
-    first = stage.cluster_first
-    present = first >= 0
-    totals = totals[present]
-    first = first[present]
-    stratum = stage.strata[first]
-    n_h = stage.n_sampled[first]
-    pi = n_h / stage.popsize[first]
-    n_strata = int(stratum.max()) + 1
+    table = stage.per_cluster
+    totals = totals[table.present]
+    stratum, n_h, n_strata = table.stratum, table.n_h, table.n_strata
+    pi = n_h / table.popsize
     ssum = np.zeros((n_strata, totals.shape[1]))
     psum = np.zeros_like(ssum)
     np.add.at(ssum, stratum, totals)
@@ -279,19 +279,16 @@ def _one_stage(stage: Stage, multiplier: np.ndarray | None, influence: Influence
     n_clusters = stage.n_clusters
     totals = influence.group_totals(stage.clusters, n_clusters, key=s)
     # per-cluster attributes (constant within a cluster), from each cluster's first row
-    first = stage.cluster_first
-    present = first >= 0
-    totals = totals[present]
-    first = first[present]
-    stratum = stage.strata[first]
-    n_h = stage.n_sampled[first]
-    popsize = stage.popsize[first]
+    table = stage.per_cluster
+    present, first, stratum = table.present, table.first, table.stratum
+    n_h, popsize, n_strata = table.n_h, table.popsize, table.n_strata
+    if first.size < present.size:
+        totals = totals[present]
     f = np.where(np.isfinite(popsize), 1.0 - n_h / popsize, 1.0)
     mult = np.ones(first.size) if multiplier is None else multiplier[first]
-    n_strata = int(stratum.max()) + 1
-    sums = np.zeros((n_strata, totals.shape[1]))
-    np.add.at(sums, stratum, totals)
-    means = sums / np.bincount(stratum, weights=np.ones(stratum.size), minlength=n_strata)[:, None]
+    k = totals.shape[1]
+    sums = np.bincount(table.cells(k), weights=totals.ravel(), minlength=n_strata * k)
+    means = sums.reshape(n_strata, k) / table.size[:, None]
     lone = (n_h == 1) & (popsize > 1) & (mult > 0)  # lonely: one PSU sampled of several
     dev = totals - means[stratum]
     scale: np.ndarray = mult * f * np.where(n_h == 1, 1.0, n_h / np.maximum(n_h - 1, 1))
