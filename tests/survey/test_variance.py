@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from barometer import Design, mean, total
 from barometer.survey.variance import Influence, linearized_variance
@@ -94,3 +96,43 @@ def test_adjust_and_average_count_the_domain_strata_as_r() -> None:
     sub = Design.from_frame(df[df["g"] == "a"], lonely_psu="average", **kw)
     got = mean(d, "y", by="g").to_frame().set_index("domain")
     assert got.loc["a", "se"] == pytest.approx(mean(sub, "y").value(field="se"), rel=1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 100_000), n=st.integers(2, 120), k=st.integers(1, 5),
+       n_strata=st.integers(1, 6), fpc=st.booleans(), lonely=st.sampled_from(
+           ["certainty", "remove", "adjust", "average"]), brewer=st.booleans(),
+       two_stage=st.booleans())
+def test_elements_give_the_variance_of_their_cluster_totals(
+        seed: int, n: int, k: int, n_strata: int, fpc: bool, lonely: str, brewer: bool,
+        two_stage: bool) -> None:
+    """A design of elements (each row its own cluster) with compact influence values
+    (domains) takes the O(n) path of variance._element_stage: the same variance and
+    covariance as the cluster totals of the same values written out (dense)."""
+    rng = np.random.default_rng(seed)
+    h = rng.integers(0, n_strata, n)
+    df = pd.DataFrame({"h": h, "w": rng.uniform(1, 3, n), "row": np.arange(n),
+                       "psu": rng.integers(0, max(n // 3, 1), n)})
+    df["N"] = df.groupby("h")["h"].transform("size") * rng.uniform(1.0, 4.0)
+    kw: dict[str, object] = {"lonely_psu": lonely}
+    if brewer and not two_stage:
+        df["pi"] = rng.uniform(0.05, 0.9, n)
+        d = Design.from_frame(df, strata="h", fpc="pi", pps="brewer", **kw)
+    elif two_stage:  # elements at the second stage, with fpc at the first
+        df["Npsu"] = 50.0
+        df["Nrow"] = df.groupby("psu")["psu"].transform("size") * 2.0
+        d = Design.from_frame(df, ids=["psu", "row"], fpc=["Npsu", "Nrow"], weights="w",
+                              **kw)
+    else:
+        d = Design.from_frame(df, strata="h", weights="w", fpc="N" if fpc else None, **kw)
+    column = rng.integers(-1, k, n)
+    values = rng.normal(0, 2, n)
+    parts = {"offset": rng.normal(0, 1, k), "base": rng.uniform(0, 2, n),
+             "scale": rng.uniform(0.5, 2, k)} if seed % 2 else {}
+    compact = Influence.compact(values, column, k, **parts)  # type: ignore[arg-type]
+    dense = Influence(k=k, dense=compact.to_dense())
+    for full in (False, True):
+        got = linearized_variance(d, compact, full=full)
+        want = linearized_variance(d, dense, full=full)
+        scale = max(float(np.nanmax(np.abs(want))), 1e-300) if want.size else 1.0
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12 * scale)

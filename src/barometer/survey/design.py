@@ -580,6 +580,12 @@ class Design:
         st = self.stages[0]
         ok = (codes >= 0) & (self.weights > 0)
         ext = np.where(ok, codes, k)
+        table = st.per_cluster
+        if table.first.size == self.n:  # elements (a row per cluster): no n x k counts
+            psus = np.bincount(ext, minlength=k + 1)[:k]
+            cell = st.strata[ok] * k + codes[ok]
+            strata = np.bincount(cell, minlength=table.n_strata * k).reshape(-1, k) > 0
+            return psus - strata.sum(axis=0)
         counts = np.bincount(st.clusters * (k + 1) + ext, minlength=st.n_clusters * (k + 1))
         return self.degf_from_counts(counts.reshape(st.n_clusters, k + 1)[:, :k])
 

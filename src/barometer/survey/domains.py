@@ -403,8 +403,12 @@ def domains(design: Design, valid: np.ndarray | None, by: By) -> Domains:
             by = None
     by = tuple(by) if isinstance(by, list) else by
     # the first stage's cluster x domain sums serve the linearised variance and its
-    # degrees of freedom, which a replicate design does not use
-    stage = design.stages[0] if design.replicates is None else None
+    # degrees of freedom: a replicate design does not use them, and for a design of
+    # elements (one row per cluster) they would be an n x k array (its variance and
+    # degrees of freedom are computed from the rows, see variance._element_stage)
+    first = design.stages[0]
+    stage = None if design.replicates is not None or first.per_cluster.first.size == design.n \
+        else first
     all_valid = valid is None or bool(valid.all())
     packed = None if all_valid else np.packbits(valid).tobytes()
     key = ("domains", by, None if packed is None else hash(packed))
@@ -563,7 +567,7 @@ class Linear:
         c0 = dom.centre(self.y)
         y = self.y
         totals = None
-        if est is None and stage is not None and own:
+        if est is None and stage is not None and dom.stage is not None and own:
             # one pass in blocks of rows: the cluster x domain totals of w (y - c) and the
             # sums of w (y - c)^2, with no n-row array; the influence values themselves are
             # made only if a later stage or a weighting step asks for them

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from barometer.survey.design import PPS, Design, LonelyPSU, Stage
+from barometer.survey.design import PPS, ClusterTable, Design, LonelyPSU, Stage
 from barometer.survey.errors import DesignError
 
 
@@ -276,32 +276,37 @@ def _one_stage(stage: Stage, multiplier: np.ndarray | None, influence: Influence
     of an uncalibrated design, so the mean PSU total and #strata are those of the domain's
     strata); a covariance (``full``) keeps every stratum, as R's ``svyby(covmat = TRUE)``.
     """
-    n_clusters = stage.n_clusters
-    totals = influence.group_totals(stage.clusters, n_clusters, key=s)
     # per-cluster attributes (constant within a cluster), from each cluster's first row
     table = stage.per_cluster
     present, first, stratum = table.present, table.first, table.stratum
     n_h, popsize, n_strata = table.n_h, table.popsize, table.n_strata
-    if first.size < present.size:
-        totals = totals[present]
     f = np.where(np.isfinite(popsize), 1.0 - n_h / popsize, 1.0)
     mult = np.ones(first.size) if multiplier is None else multiplier[first]
+    lone = (n_h == 1) & (popsize > 1) & (mult > 0)  # lonely: one PSU sampled of several
+    scale: np.ndarray = mult * f * np.where(n_h == 1, 1.0, n_h / np.maximum(n_h - 1, 1))
+    scale[f < 1e-7] = 0.0  # self-representing stratum (n = N)
+    if lone.any() and lonely is LonelyPSU.FAIL:
+        raise DesignError(
+            f"a stratum has only one PSU at stage {s + 1}",
+            where=f"stratum code {int(stratum[np.argmax(lone)])}",
+            hint="merge it with a similar stratum, or choose lonely_psu='adjust', "
+            "'average', 'certainty' or 'remove'",
+        )
+    pooled = lone.any() and lonely in (LonelyPSU.ADJUST, LonelyPSU.AVERAGE)
+    if first.size == stage.clusters.size and influence.column is not None \
+            and influence.dense is None and influence.parts is None and not pooled:
+        if lone.any():
+            scale[lone] = 0.0
+        return _element_stage(table, influence, scale, full)
+    totals = influence.group_totals(stage.clusters, stage.n_clusters, key=s)
+    if first.size < present.size:
+        totals = totals[present]
     k = totals.shape[1]
     sums = np.bincount(table.cells(k), weights=totals.ravel(), minlength=n_strata * k)
     means = sums.reshape(n_strata, k) / table.size[:, None]
-    lone = (n_h == 1) & (popsize > 1) & (mult > 0)  # lonely: one PSU sampled of several
     dev = totals - means[stratum]
-    scale: np.ndarray = mult * f * np.where(n_h == 1, 1.0, n_h / np.maximum(n_h - 1, 1))
-    scale[f < 1e-7] = 0.0  # self-representing stratum (n = N)
     if lone.any():
-        if lonely is LonelyPSU.FAIL:
-            raise DesignError(
-                f"a stratum has only one PSU at stage {s + 1}",
-                where=f"stratum code {int(stratum[np.argmax(lone)])}",
-                hint="merge it with a similar stratum, or choose lonely_psu='adjust', "
-                "'average', 'certainty' or 'remove'",
-            )
-        if lonely in (LonelyPSU.ADJUST, LonelyPSU.AVERAGE):
+        if pooled:
             dev, scale = _lonely_terms(stage, influence, lonely, totals, dev, scale, present,
                                        first, stratum, n_h, lone, group,
                                        domains and not full)
@@ -312,6 +317,51 @@ def _one_stage(stage: Stage, multiplier: np.ndarray | None, influence: Influence
             return dev.T @ (dev * scale[:, None])
         return np.einsum("ij,ij,i->j", dev, dev, scale)
     return np.einsum("ij,ij,ij->j", dev, dev, scale)
+
+
+def _element_stage(table: ClusterTable, influence: Influence, scale: np.ndarray, full: bool
+                   ) -> np.ndarray:
+    """:func:`_one_stage` where every cluster is one row (element sampling) and each row
+    counts in one estimate (compact influence values, domains): without the clusters x k
+    matrix of totals, whose n x k size grows with the sample.
+
+    Cluster i's totals are z_i in its column c_i and 0 in the others, so per stratum h and
+    column c, with tbar_hc = sum_{i in h, c_i = c} z_i / m_h (m_h clusters in h) and the
+    scales s_i, the term sum_{i in h} s_i (t_ic - tbar_hc)^2 is
+    sum_{i in h, c_i = c} s_i (z_i - tbar_hc)^2 + tbar_hc^2 sum_{i in h, c_i != c} s_i,
+    two sums of non-negative terms (no cancellation) from ``np.bincount`` over the
+    stratum x column cells; the covariance of columns c != c' is
+    sum_h [tbar_hc tbar_hc' (S_h - S_hc - S_hc') - tbar_hc' B_hc - tbar_hc B_hc'],
+    S the sums of s_i and B_hc = sum_{i in h, c_i = c} s_i (z_i - tbar_hc)."""
+    k, n_strata = influence.k, table.n_strata
+    assert influence.column is not None
+    rows = table.first  # each cluster's row
+    column = influence.column[rows]
+    inside = column >= 0
+    z = influence.row_values()[rows]
+    if influence.offset is not None:
+        assert influence.base is not None
+        z = z - np.append(influence.offset, 0.0)[column] * influence.base[rows]
+    if influence.scale is not None:
+        z = z * np.append(influence.scale, 0.0)[column]
+    cell = table.stratum[inside] * k + column[inside]
+    z, s = z[inside], scale[inside]
+    size = n_strata * k
+    tbar = (np.bincount(cell, weights=z, minlength=size).reshape(n_strata, k)
+            / table.size[:, None])
+    s_h = np.bincount(table.stratum, weights=scale, minlength=n_strata)
+    s_hc = np.bincount(cell, weights=s, minlength=size).reshape(n_strata, k)
+    dev = z - tbar.ravel()[cell]
+    sdev = s * dev
+    inner = np.bincount(cell, weights=sdev * dev, minlength=size).reshape(n_strata, k)
+    var = (inner + tbar * tbar * (s_h[:, None] - s_hc)).sum(axis=0)
+    if not full:
+        return var
+    b = np.bincount(cell, weights=sdev, minlength=size).reshape(n_strata, k)
+    ts = tbar * s_hc
+    cov = tbar.T @ (tbar * s_h[:, None]) - ts.T @ tbar - tbar.T @ ts - b.T @ tbar - tbar.T @ b
+    cov[np.diag_indices(k)] = var
+    return cov
 
 
 def _lonely_terms(stage: Stage, influence: Influence, lonely: LonelyPSU, totals: np.ndarray,
