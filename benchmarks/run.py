@@ -10,6 +10,7 @@ weights, a 20-level domain, a 0-10 score, a 0/1 flag, four calibration variables
      the means by domain with replicate SEs, on --small rows (default 100,000).
   W1L W1 on --large rows (default 10,000,000; barometer and the floor only), with the
      peak memory beside the size of the data in memory.
+  W1E W1 on a design of elements (strata, no clusters: each row its own PSU), --rows rows.
   W4 annual run: ``barometer run`` on the shipped latest year with bootstrap variance
      (500 replicates), methodology note and report included (whole command, wall time).
   floor: W1's numbers (means and Taylor SEs, overall and by domain) in plain numpy: one
@@ -31,13 +32,14 @@ Estimates and SEs are compared across tools (for the bootstrap only loosely: the
 draws differ). No timing assertions.
 
 Usage: python benchmarks/run.py [--rows N] [--small N] [--large N] [--repeat 3]
-                                [--only W1,W2,W3,W1L,W4] [--tools barometer,svy,R]
+                                [--only W1,W2,W3,W1L,W1E,W4] [--tools barometer,svy,R]
                                 [--timeout 900]
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.util
 import json
 import os
@@ -108,10 +110,10 @@ def _weight_sums(domain: np.ndarray, w: np.ndarray, score: np.ndarray) -> pd.Dat
 
 
 # ------------------------------------------------------------------------------ barometer
-def barometer_w1(data: pd.DataFrame, m: dict) -> pd.DataFrame:
+def barometer_w1(data: pd.DataFrame, m: dict, ids: str | None = "psu") -> pd.DataFrame:
     from barometer import Design, mean
 
-    d = Design.from_frame(data, ids="psu", strata="stratum", weights="w")
+    d = Design.from_frame(data, ids=ids, strata="stratum", weights="w")
     rows = []
     for y in VARIABLES:
         for by in (None, "domain"):
@@ -190,10 +192,10 @@ def floor_w1(data: pd.DataFrame, m: dict) -> pd.DataFrame:
 
 
 # ------------------------------------------------------------------------------------ svy
-def svy_w1(data: object, m: dict) -> pd.DataFrame:
+def svy_w1(data: object, m: dict, psu: str | None = "psu") -> pd.DataFrame:
     import svy
 
-    s = svy.Sample(data, svy.Design(stratum="stratum", psu="psu", wgt="w"))
+    s = svy.Sample(data, svy.Design(stratum="stratum", psu=psu, wgt="w"))
     overall = s.estimation.mean(list(VARIABLES))
     by = s.estimation.mean(list(VARIABLES), by="domain")
     rows = []
@@ -260,7 +262,7 @@ fwrite(res, args[4])
 writeLines(toJSON(list(times = times, peak_mib = max(peaks)), auto_unbox = TRUE), args[5])
 """
 
-R_WORK = {
+R_WORK: dict[str, str] = {
     "W1": r"""
 work <- function(df) {
   d <- svydesign(ids = ~psu, strata = ~stratum, weights = ~w, data = df)
@@ -305,12 +307,17 @@ work <- function(df) {
 }""",
 }
 
+# W1E: W1's script on a design of elements
+R_WORK["W1E"] = R_WORK["W1"].replace("ids = ~psu", "ids = ~1")
+
 Work = Callable[[object, dict], pd.DataFrame | tuple[pd.DataFrame, dict[str, float]]]
 PYTHON_WORK: dict[tuple[str, str], Work] = {
     ("barometer", "W1"): barometer_w1, ("barometer", "W2"): barometer_w2,
     ("barometer", "W3"): barometer_w3, ("floor", "W1"): floor_w1,
     ("barometer", "W1L"): barometer_w1, ("floor", "W1L"): floor_w1,
     ("svy", "W1"): svy_w1, ("svy", "W2"): svy_w2, ("svy", "W3"): svy_w3,
+    ("barometer", "W1E"): functools.partial(barometer_w1, ids=None),
+    ("svy", "W1E"): functools.partial(svy_w1, psu=None),
 }
 
 
@@ -461,7 +468,7 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=100_000)
     parser.add_argument("--large", type=int, default=10_000_000)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--only", default="W1,W2,W3,W1L,W4")
+    parser.add_argument("--only", default="W1,W2,W3,W1L,W1E,W4")
     parser.add_argument("--tools", default="barometer,svy,R")
     parser.add_argument("--timeout", type=float, default=900.0)
     parser.add_argument("--child", nargs=7, metavar="ARG")

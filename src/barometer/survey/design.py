@@ -160,6 +160,20 @@ class ClusterTable:
     size: np.ndarray
     _cells: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
 
+    @cached_property
+    def in_row_order(self) -> bool:
+        """Whether each cluster is one row and the clusters are numbered in row order
+        (a design of elements: per-cluster values are the rows' own, without a gather)."""
+        n = self.first.size
+        return self.present.size == n and bool(np.array_equal(self.first, np.arange(n)))
+
+    @cached_property
+    def first_stage_scale(self) -> tuple[np.ndarray, np.ndarray]:
+        """The first stage's per-cluster factor (1 - f) n_h / (n_h - 1) of the variance
+        (0 for a self-representing stratum) and whether each cluster is lonely (one
+        sampled of several), computed once (see ``variance._one_stage``)."""
+        return cluster_scale(self.n_h, self.popsize, None)
+
     def cells(self, k: int) -> np.ndarray:
         """The stratum x column cell (stratum k + j) of each cluster's column j, flattened
         in the order of a clusters x k array (kept per k): sums per stratum of k columns of
@@ -168,6 +182,22 @@ class ClusterTable:
         if hit is None:
             hit = self._cells[k] = (self.stratum[:, None] * k + np.arange(k)).ravel()
         return hit
+
+
+def cluster_scale(n_h: np.ndarray, popsize: np.ndarray, mult: np.ndarray | None
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Per cluster: m (1 - n_h/N_h) n_h / (n_h - 1) (1 for a lonely cluster, 0 where the
+    stratum is self-representing, n_h = N_h), m the product of the earlier stages'
+    sampling fractions (None: 1, the first stage); and whether the cluster is lonely (one
+    sampled of several, with m > 0)."""
+    f = np.where(np.isfinite(popsize), 1.0 - n_h / popsize, 1.0)
+    scale = f * np.where(n_h == 1, 1.0, n_h / np.maximum(n_h - 1, 1))
+    lone = (n_h == 1) & (popsize > 1)
+    if mult is not None:
+        scale *= mult
+        lone &= mult > 0
+    scale[f < 1e-7] = 0.0  # self-representing stratum (n = N)
+    return scale, lone
 
 
 @dataclass(frozen=True)

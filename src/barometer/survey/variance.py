@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from barometer.survey.design import PPS, ClusterTable, Design, LonelyPSU, Stage
+from barometer.survey.design import PPS, ClusterTable, Design, LonelyPSU, Stage, cluster_scale
 from barometer.survey.errors import DesignError
 
 
@@ -280,11 +280,10 @@ def _one_stage(stage: Stage, multiplier: np.ndarray | None, influence: Influence
     table = stage.per_cluster
     present, first, stratum = table.present, table.first, table.stratum
     n_h, popsize, n_strata = table.n_h, table.popsize, table.n_strata
-    f = np.where(np.isfinite(popsize), 1.0 - n_h / popsize, 1.0)
-    mult = np.ones(first.size) if multiplier is None else multiplier[first]
-    lone = (n_h == 1) & (popsize > 1) & (mult > 0)  # lonely: one PSU sampled of several
-    scale: np.ndarray = mult * f * np.where(n_h == 1, 1.0, n_h / np.maximum(n_h - 1, 1))
-    scale[f < 1e-7] = 0.0  # self-representing stratum (n = N)
+    # per cluster: m (1 - f) n_h / (n_h - 1), and whether it is lonely (one PSU of several)
+    scale, lone = table.first_stage_scale if multiplier is None else \
+        cluster_scale(n_h, popsize, multiplier[first])
+    scale = scale.copy()
     if lone.any() and lonely is LonelyPSU.FAIL:
         raise DesignError(
             f"a stratum has only one PSU at stage {s + 1}",
@@ -335,7 +334,7 @@ def _element_stage(table: ClusterTable, influence: Influence, scale: np.ndarray,
     S the sums of s_i and B_hc = sum_{i in h, c_i = c} s_i (z_i - tbar_hc)."""
     k, n_strata = influence.k, table.n_strata
     assert influence.column is not None
-    rows = table.first  # each cluster's row
+    rows = slice(None) if table.in_row_order else table.first  # each cluster's row
     column = influence.column[rows]
     inside = column >= 0
     z = influence.row_values()[rows]
