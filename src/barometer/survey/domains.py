@@ -146,9 +146,10 @@ class Domains:
         A cell is cluster (k + 1) + domain (column k collects the rows out of every
         domain), made per block in a reused buffer while in the cache (no n-row index is
         kept, nor written: at 10 M rows, 80 MB less); a single domain holding every row has
-        the clusters as cells. Blocks are added with ``np.add.at``, in row order, into the
-        sums themselves (no per-block array of the cells to allocate and add, as
-        ``np.bincount`` would make); y - c and w (y - c) live in two block buffers."""
+        the clusters as cells. Blocks are added to the cells with ``np.add.at``, in row
+        order, into the sums themselves (no per-block array of all the cells to allocate
+        and add, as ``np.bincount`` would make), and to the domains (k + 1 sums) with
+        ``np.bincount``; y - c and w (y - c) live in two block buffers."""
         st, w, k = self.stage, self._weights(), self.k
         assert st is not None
         single = k == 1 and self.all_inside
@@ -177,7 +178,7 @@ class Domains:
                 if single:
                     w2[0] += np.einsum("i,i->", wb, wb)
                 else:
-                    np.add.at(w2, ext, np.multiply(wb, wb, out=t_buf[:size]))
+                    w2 += np.bincount(ext, np.multiply(wb, wb, out=t_buf[:size]), minlength=k + 1)
             if totals is not None:
                 assert y is not None
                 t = np.subtract(y[part], c, out=t_buf[:size])
@@ -186,7 +187,7 @@ class Domains:
                 if single:
                     ssq[0] += np.einsum("i,i->", wt, t)  # sum of products, no 3rd buffer
                 else:
-                    np.add.at(ssq, ext, np.multiply(wt, t, out=wt))
+                    ssq += np.bincount(ext, np.multiply(wt, t, out=wt), minlength=k + 1)
         if wsum is not None:
             if single:
                 self.index[0] = (st.clusters, 1)
