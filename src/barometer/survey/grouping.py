@@ -6,6 +6,8 @@ helpers know nothing of designs (they sit below :mod:`barometer.survey.design`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 
@@ -66,37 +68,33 @@ def factorize_first(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndar
     (usually after a small part of the rows), so that integers already coded 0..K-1 cost
     their minimum and maximum and this scan, with no other pass over the rows.
     """
-    v = np.asarray(values)
-    ints = _int_range(v)
-    if ints is not None:
-        shifted, lo, hi = ints
-        first = first_rows(shifted, hi - lo + 1, complete=True)
-        present = first >= 0
-        if present.all():  # already the codes 0..K-1
-            return shifted, np.arange(lo, hi + 1), first
-        lookup = np.cumsum(present) - 1
-        return lookup[shifted], np.flatnonzero(present) + lo, first[present]
-    codes, uniques = pd.factorize(v, sort=True, use_na_sentinel=False)
-    codes = codes.astype(np.intp, copy=False)
-    return codes, np.asarray(uniques), first_rows(codes, len(uniques), complete=True)
+    return _factorize_tally(values, lambda c, k: first_rows(c, k, complete=True), -1)
 
 
 def factorize_counts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`factorize`, with the number of rows of each distinct value (for integers a
     by-product of the lookup table; otherwise one more ``np.bincount``)."""
+    return _factorize_tally(values, lambda c, k: np.bincount(c, minlength=k), 0)
+
+
+def _factorize_tally(values: np.ndarray, tally: Callable[[np.ndarray, int], np.ndarray],
+                     absent: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`factorize` with ``tally(codes, K)`` per distinct value; for integers in a
+    short range, tallied on the range, a value being present where its tally is not
+    ``absent``."""
     v = np.asarray(values)
     ints = _int_range(v)
     if ints is not None:
         shifted, lo, hi = ints
-        counts = np.bincount(shifted, minlength=hi - lo + 1)
-        present = counts > 0
+        per_value = tally(shifted, hi - lo + 1)
+        present = per_value != absent
         if present.all():  # already the codes 0..K-1
-            return shifted, np.arange(lo, hi + 1), counts
+            return shifted, np.arange(lo, hi + 1), per_value
         lookup = np.cumsum(present) - 1
-        return lookup[shifted], np.flatnonzero(present) + lo, counts[present]
+        return lookup[shifted], np.flatnonzero(present) + lo, per_value[present]
     codes, uniques = pd.factorize(v, sort=True, use_na_sentinel=False)
     codes = codes.astype(np.intp, copy=False)
-    return codes, np.asarray(uniques), np.bincount(codes, minlength=len(uniques))
+    return codes, np.asarray(uniques), tally(codes, len(uniques))
 
 
 def group_codes(*columns: np.ndarray) -> np.ndarray:
