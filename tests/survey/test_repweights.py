@@ -138,3 +138,36 @@ def test_raked_bootstrap_replicates_stay_factored_and_equal_the_matrix_path() ->
     # a second calibration expands the factors into the matrix
     again = calibrate(raked, categorical={"sex": margins["sex"]}, method="linear")
     assert isinstance(again.replicates.layout, np.ndarray)
+
+
+@pytest.mark.filterwarnings("ignore:.*could not meet the trimming bounds")
+def test_every_weighting_step_gives_the_same_replicates_from_factors_or_a_matrix() -> None:
+    """Trimming after a calibration (re-calibrated on the cells split by weight) and a
+    nonresponse adjustment before one: the same SEs whether the starting replicate weights
+    are factored or a matrix."""
+    from dataclasses import replace
+
+    from barometer.survey.weighting import adjust_nonresponse, trim
+
+    data = _sample(seed=12).assign(resp=lambda f: (f["y"] > 3.2).astype(int))
+    d = Design.from_frame(data, ids="psu", strata="stratum", weights="w")
+    boot = with_replicates(d, "bootstrap", replicates=30, seed=13)
+    reps = boot.replicates
+    matrix = boot.with_weights(boot.weights, "test: the matrix layout", replicates=replace(
+        reps, layout=dense(reps.layout), start=dense(reps.start)))
+    margins = {"sex": {"f": 1.1e5, "m": 0.9e5}, "age": {"a": 4e4, "b": 6e4, "c": 5e4, "d": 5e4}}
+
+    def chain(design: Design) -> Design:
+        raked = calibrate(design, categorical=margins, method="raking")
+        return trim(raked, lower=0.6, upper=1.6)
+
+    def chain2(design: Design) -> Design:
+        return calibrate(adjust_nonresponse(design, "resp", "sex"), categorical=margins,
+                         method="linear")
+
+    for steps in (chain, chain2):
+        a = estimate(steps(boot), "mean", ["y"], by="dom").table
+        b = estimate(steps(matrix), "mean", ["y"], by="dom").table
+        np.testing.assert_allclose(a["estimate"], b["estimate"], rtol=1e-12)
+        np.testing.assert_allclose(a["se"], b["se"], rtol=1e-8)
+        np.testing.assert_array_equal(a["df"], b["df"])
