@@ -101,14 +101,16 @@ def test_adjust_and_average_count_the_domain_strata_as_r() -> None:
 @settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 100_000), n=st.integers(2, 120), k=st.integers(1, 5),
        n_strata=st.integers(1, 6), fpc=st.booleans(), lonely=st.sampled_from(
-           ["certainty", "remove", "adjust", "average"]), brewer=st.booleans(),
+           ["certainty", "remove"]), brewer=st.booleans(),
        two_stage=st.booleans())
 def test_elements_give_the_variance_of_their_cluster_totals(
         seed: int, n: int, k: int, n_strata: int, fpc: bool, lonely: str, brewer: bool,
         two_stage: bool) -> None:
     """A design of elements (each row its own cluster) with compact influence values
     (domains) takes the O(n) path of variance._element_stage: the same variance and
-    covariance as the cluster totals of the same values written out (dense)."""
+    covariance as the cluster totals of the same values written out (dense). Lonely
+    ``adjust`` and ``average`` take the general path (their centre and strata count follow
+    each domain's rows, which dense values do not show), so they are not compared here."""
     rng = np.random.default_rng(seed)
     h = rng.integers(0, n_strata, n)
     df = pd.DataFrame({"h": h, "w": rng.uniform(1, 3, n), "row": np.arange(n),
