@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_note import published_run
+
+from conftest import published_run
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 WCAG_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from test_note import published_run
 
 from barometer.publish.report import (
     ADMIN_COLOURS,
@@ -25,6 +24,7 @@ from barometer.publish.report import (
     caption_tables,
     mark_french,
 )
+from conftest import published_run
 
 PAGES = ("scoreboard.html", "scoreboard.fr.html", "methodology-note.html")
 CSS = Path(__file__).parents[2] / "src/barometer/publish/templates/style.css.j2"

@@ -14,7 +14,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from test_charts import _parse
-from test_note import published_run
 
 from barometer.publish import small_area
 from barometer.publish.note import OUTPUTS
@@ -32,6 +31,7 @@ from barometer.publish.report import (
     fmt_pct,
     tr,
 )
+from conftest import published_run
 
 FR = "scoreboard.fr.html"
 EN = "scoreboard.html"

@@ -12,19 +12,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
-from test_note import published_run
 
 from barometer.run import RunResult
 from barometer.scoreboard.rules import HIDDEN
 from barometer.synthetic.admin import REVISED_SERVICE, REVISED_YEAR
 
 SHARE_METHODS = ("logit", "clopper-pearson")
-
-
-@pytest.fixture(scope="module")
-def run() -> tuple[RunResult, Path]:
-    return published_run()
 
 
 def _share_rows(frame: pd.DataFrame) -> pd.DataFrame:

@@ -1,18 +1,14 @@
 """The methodology note: generated from the run, complete, and true to the open data.
 
-One run of the latest shipped edition (``compute(RunConfig())``) is published once into a
-temporary folder, as ``barometer run`` does (open data, run record, note, report); the
-tests here and in ``test_report.py`` read that folder.
+The tests read the latest shipped edition published once into a temporary folder, as
+``barometer run`` does (``published_run`` and the ``run`` fixture in ``tests/conftest.py``).
 """
 
 from __future__ import annotations
 
-import atexit
 import filecmp
-import functools
 import re
 import shutil
-import tempfile
 from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
@@ -21,10 +17,9 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from barometer.publish.note import build_context, render_note, write_note_and_report
-from barometer.publish.opendata import publish_atomically
+from barometer.publish.note import build_context, render_note
 from barometer.publish.report import Chart, Charts
-from barometer.run import RunConfig, RunResult, compute, write_run
+from barometer.run import RunResult
 
 REPO = Path(__file__).resolve().parents[2]
 PACKAGED = REPO / "src" / "barometer" / "publish" / "templates" / "methodology"
@@ -60,26 +55,6 @@ OTHER_HEADINGS = (
     "References",
 )
 PLACEHOLDERS = ("TODO", "TBD", "lorem", "{{", "}}", "{%", "XXX", "FIXME")
-
-
-@functools.cache
-def published_run() -> tuple[RunResult, Path]:
-    """The latest edition computed once and published into a temporary ``reports/`` folder."""
-    from barometer.verify import verification_summary
-
-    result = compute(RunConfig(command="barometer run"))
-    result.record["verification"] = verification_summary()  # as `barometer run` records it
-    reports = Path(tempfile.mkdtemp(prefix="barometer-note-test-"))
-    atexit.register(shutil.rmtree, reports, ignore_errors=True)
-    folder = publish_atomically(reports / str(result.year),
-                                [lambda f: write_run(result, f),
-                                 lambda f: write_note_and_report(result, f)])
-    return result, folder
-
-
-@pytest.fixture(scope="module")
-def run() -> tuple[RunResult, Path]:
-    return published_run()
 
 
 @pytest.fixture(scope="module")

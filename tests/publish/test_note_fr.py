@@ -16,7 +16,7 @@ from urllib.parse import unquote
 
 import pandas as pd
 import pytest
-from test_note import published_run, table_after
+from test_note import table_after
 
 from barometer.publish.note import (
     ENGLISH_MARK,
@@ -48,11 +48,6 @@ def en_number(text: str) -> float:
 def shown(value: float, kind: str = "share", digits: int = 1) -> float:
     """The value as the note rounds it (a share in % to ``digits`` decimals)."""
     return float(f"{100 * value:.{digits}f}") if kind == "share" else float(f"{value:.2f}")
-
-
-@pytest.fixture(scope="module")
-def run() -> tuple[RunResult, Path]:
-    return published_run()
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,6 @@ from types import SimpleNamespace
 
 import pandas as pd
 import pytest
-from test_note import published_run
 
 from barometer.publish.note import (
     _disclosure_config,
@@ -32,11 +31,6 @@ from barometer.publish.note import (
 from barometer.publish.report import markdown_fragment
 from barometer.run import RunResult
 from barometer.survey.errors import BarometerError
-
-
-@pytest.fixture(scope="module")
-def run() -> tuple[RunResult, Path]:
-    return published_run()
 
 
 @pytest.fixture(scope="module")

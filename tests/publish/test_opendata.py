@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from test_note import published_run
 
 from barometer.publish.opendata import (
     RESOURCES,
@@ -23,6 +22,7 @@ from barometer.publish.opendata import (
     validate_package,
     write_open_data,
 )
+from conftest import published_run
 
 
 @pytest.fixture(scope="module")

@@ -11,17 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
-from test_note import published_run
 
 from barometer.publish.report import FIGURE_FORMATS, Chart, md_table
 from barometer.run import RunResult
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-@pytest.fixture(scope="module")
-def run() -> tuple[RunResult, Path]:
-    return published_run()
 
 
 class _Page(HTMLParser):
