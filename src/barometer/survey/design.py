@@ -130,6 +130,11 @@ class Stage:
         """The first row of each cluster (computed once, reused by every variance)."""
         return first_rows(self.clusters, self.n_clusters)
 
+    @property
+    def elements(self) -> bool:
+        """Whether every cluster is one row (element sampling at this stage)."""
+        return self.per_cluster.first.size == self.clusters.size
+
     @cached_property
     def per_cluster(self) -> ClusterTable:
         """What the variance needs per cluster present, from each cluster's first row
@@ -611,7 +616,7 @@ class Design:
         ok = (codes >= 0) & (self.weights > 0)
         ext = np.where(ok, codes, k)
         table = st.per_cluster
-        if table.first.size == self.n:  # elements (a row per cluster): no n x k counts
+        if st.elements:  # a row per cluster: no n x k counts
             psus = np.bincount(ext, minlength=k + 1)[:k]
             cell = st.strata[ok] * k + codes[ok]
             strata = np.bincount(cell, minlength=table.n_strata * k).reshape(-1, k) > 0

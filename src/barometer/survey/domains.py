@@ -408,8 +408,7 @@ def domains(design: Design, valid: np.ndarray | None, by: By) -> Domains:
     # elements (one row per cluster) they would be an n x k array (its variance and
     # degrees of freedom are computed from the rows, see variance._element_stage)
     first = design.stages[0]
-    stage = None if design.replicates is not None or first.per_cluster.first.size == design.n \
-        else first
+    stage = None if design.replicates is not None or first.elements else first
     all_valid = valid is None or bool(valid.all())
     packed = None if all_valid else np.packbits(valid).tobytes()
     key = ("domains", by, None if packed is None else hash(packed))

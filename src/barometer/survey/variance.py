@@ -283,7 +283,6 @@ def _one_stage(stage: Stage, multiplier: np.ndarray | None, influence: Influence
     # per cluster: m (1 - f) n_h / (n_h - 1), and whether it is lonely (one PSU of several)
     scale, lone = table.first_stage_scale if multiplier is None else \
         cluster_scale(n_h, popsize, multiplier[first])
-    scale = scale.copy()
     if lone.any() and lonely is LonelyPSU.FAIL:
         raise DesignError(
             f"a stratum has only one PSU at stage {s + 1}",
@@ -292,10 +291,10 @@ def _one_stage(stage: Stage, multiplier: np.ndarray | None, influence: Influence
             "'average', 'certainty' or 'remove'",
         )
     pooled = lone.any() and lonely in (LonelyPSU.ADJUST, LonelyPSU.AVERAGE)
-    if first.size == stage.clusters.size and influence.column is not None \
-            and influence.dense is None and influence.parts is None and not pooled:
-        if lone.any():
-            scale[lone] = 0.0
+    if lone.any() and not pooled:  # certainty, remove: a lonely PSU contributes 0
+        scale = np.where(lone, 0.0, scale)
+    if stage.elements and influence.column is not None and influence.dense is None \
+            and influence.parts is None and not pooled:
         return _element_stage(table, influence, scale, full)
     totals = influence.group_totals(stage.clusters, stage.n_clusters, key=s)
     if first.size < present.size:
@@ -304,13 +303,9 @@ def _one_stage(stage: Stage, multiplier: np.ndarray | None, influence: Influence
     sums = np.bincount(table.cells(k), weights=totals.ravel(), minlength=n_strata * k)
     means = sums.reshape(n_strata, k) / table.size[:, None]
     dev = totals - means[stratum]
-    if lone.any():
-        if pooled:
-            dev, scale = _lonely_terms(stage, influence, lonely, totals, dev, scale, present,
-                                       first, stratum, n_h, lone, group,
-                                       domains and not full)
-        else:
-            scale[lone] = 0.0
+    if pooled:
+        dev, scale = _lonely_terms(stage, influence, lonely, totals, dev, scale, present,
+                                   first, stratum, n_h, lone, group, domains and not full)
     if scale.ndim == 1:
         if full:
             return dev.T @ (dev * scale[:, None])
