@@ -134,11 +134,16 @@ def _latin1(rel: str) -> Callable[[Path], None]:
     return apply
 
 
-def _tabs(rel: str) -> Callable[[Path], None]:
+def _separated(rel: str, sep: str) -> Callable[[Path], None]:
+    """The file written again with another field separator."""
     def apply(root: Path) -> None:
         df, _ = _read(root / rel)
-        df.to_csv(root / rel, sep="\t", index=False)
+        df.to_csv(root / rel, sep=sep, index=False)
     return apply
+
+
+def _tabs(rel: str) -> Callable[[Path], None]:
+    return _separated(rel, "\t")
 
 
 def _ragged(rel: str) -> Callable[[Path], None]:
@@ -437,13 +442,6 @@ def _crlf(rel: str) -> Callable[[Path], None]:
     return raw_bytes(rel, lambda b: b.replace(b"\n", b"\r\n"))
 
 
-def _semicolons(rel: str) -> Callable[[Path], None]:
-    def apply(root: Path) -> None:
-        df, _ = _read(root / rel)
-        df.to_csv(root / rel, sep=";", index=False)
-    return apply
-
-
 def _typed(fmt: str) -> Callable[[Path], None]:
     """companies.csv as a typed file: numbers as numbers (decimal weights), dates as dates."""
     def apply(root: Path) -> None:
@@ -467,7 +465,7 @@ def _typed(fmt: str) -> Callable[[Path], None]:
 VARIANTS = {
     "BOM": _bom(ADMIN), "CRLF": _crlf(MI), "BOM and CRLF": lambda r: (_bom(SVC)(r),
                                                                       _crlf(SVC)(r)),
-    "semicolons": _semicolons(ADMIN), "Parquet, decimal weights": _typed("parquet"),
+    "semicolons": _separated(ADMIN, ";"), "Parquet, decimal weights": _typed("parquet"),
     "Stata, decimal weights": _typed("dta"),
 }
 
