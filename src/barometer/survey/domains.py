@@ -666,7 +666,7 @@ def shared_sums(cache: dict[object, object], name: str, dom: Domains, y: np.ndar
         fine = cache.get("finest")
         if fine is None:
             return dom.centred_sums(y, c, n_clusters)
-    elif dom.all_inside and n_clusters * (dom.k + 1) <= y.size // 4:
+    elif dom.all_inside:
         fine = cache["finest"] = dom
     else:
         return dom.centred_sums(y, c, n_clusters)
