@@ -19,7 +19,13 @@ import pandas as pd
 
 from barometer.survey.design import PPS, Design, Stage
 from barometer.survey.errors import EstimationError
-from barometer.survey.grouping import factorize_counts
+from barometer.survey.grouping import (
+    factorize_counts,
+    group_matrix,
+    ones,
+    row_parts,
+    row_parts_sum,
+)
 from barometer.survey.repweights import Layout, grouped_sums
 from barometer.survey.variance import Influence
 
@@ -137,67 +143,85 @@ class Domains:
 
     def _sweep(self, y: np.ndarray | None, c: float
                ) -> tuple[np.ndarray, np.ndarray] | None:
-        """One pass over the rows in blocks of ``BLOCK``, with no n-row array: the cluster x
-        domain totals of w (y - c) and the domains' sums of w (y - c)^2 (with ``y``), and,
-        the first time, the weights' totals per cluster x domain and the domains' sums of
-        w^2 (kept as ``clusters`` and ``sum_w2``), the rows' columns being read once for
-        both.
+        """One pass over the rows, with no n-row array: the cluster x domain totals of
+        w (y - c) and the domains' sums of w (y - c)^2 (with ``y``), and, the first time,
+        the weights' totals per cluster x domain and the domains' sums of w^2 (kept as
+        ``clusters`` and ``sum_w2``), the rows' columns being read once for both.
 
         A cell is cluster (k + 1) + domain (column k collects the rows out of every
-        domain), made per block in a reused buffer while in the cache (no n-row index is
-        kept, nor written: at 10 M rows, 80 MB less); a single domain holding every row has
-        the clusters as cells. Blocks are added to the cells with ``np.add.at``, in row
-        order, into the sums themselves (no per-block array of all the cells to allocate
-        and add, as ``np.bincount`` would make), and to the domains (k + 1 sums) with
-        ``np.bincount``; y - c and w (y - c) live in two block buffers."""
+        domain; :attr:`cells`); a single domain holding every row has the clusters as
+        cells. Each part of the rows (:func:`grouping.row_parts_sum`: two halves on two
+        threads) makes its matrix G[cell_i, i] = w_i once (:func:`grouping.group_matrix`)
+        and gets every sum as a product of G: G 1 (weights), G w (squared weights),
+        G (y - c) and G (y - c)^2, the last two summed over the clusters to the domains
+        (for a single domain, sums of w^2 and w (y - c)^2 as dot products)."""
         st, w, k = self.stage, self._weights(), self.k
         assert st is not None
         single = k == 1 and self.all_inside
         width = 1 if single else k + 1
+        n_cells = st.n_clusters * width
+        # the cells as int32 (the stage's clusters for a single domain), kept: made here
+        # the first time, each part of the rows filling its own rows
+        owner, name = (st, "clusters_int32") if single else (self, "cells")
+        cells = owner.__dict__.get(name)
+        fill = cells is None
+        if fill:
+            cells = np.empty(w.size, dtype=np.int32)
+        ext = None if single else self.ext
         weights_too = "clusters" not in self.__dict__
-        wsum = np.zeros(st.n_clusters * width) if weights_too else None
-        w2 = np.zeros(k + 1)
-        totals = np.zeros(st.n_clusters * width) if y is not None else None
-        ssq = np.zeros(k + 1)
-        n = w.size
-        m = min(n, BLOCK)
-        t_buf, wt_buf, cell_buf = np.empty(m), np.empty(m), np.empty(m, dtype=np.intp)
-        ext = cell = None
-        for start in range(0, n, BLOCK):
-            part = slice(start, start + BLOCK)
-            wb = w[part]
-            size = wb.size
-            if single:
-                cell = st.clusters[part]
-            else:
-                ext = self.ext[part]
-                cell = np.multiply(st.clusters[part], width, out=cell_buf[:size])
-                cell += ext
-            if wsum is not None:
-                np.add.at(wsum, cell, wb)
-                if single:
-                    w2[0] += np.einsum("i,i->", wb, wb)
+
+        def work(lo: int, hi: int) -> list[np.ndarray]:
+            if fill:
+                part = cells[lo:hi]
+                if ext is None:
+                    part[:] = st.clusters[lo:hi]
                 else:
-                    w2 += np.bincount(ext, np.multiply(wb, wb, out=t_buf[:size]), minlength=k + 1)
-            if totals is not None:
-                assert y is not None
-                t = np.subtract(y[part], c, out=t_buf[:size])
-                wt = np.multiply(t, wb, out=wt_buf[:size])
-                np.add.at(totals, cell, wt)
-                if single:
-                    ssq[0] += np.einsum("i,i->", wt, t)  # sum of products, no 3rd buffer
-                else:
-                    ssq += np.bincount(ext, np.multiply(wt, t, out=wt), minlength=k + 1)
-        if wsum is not None:
+                    np.multiply(st.clusters[lo:hi], width, out=part, casting="unsafe")
+                    np.add(part, ext[lo:hi], out=part, casting="unsafe")
+            wb = w[lo:hi]
+            g = group_matrix(cells[lo:hi], n_cells, wb)
+            out = []
+            if weights_too:
+                out += [g @ ones(hi - lo),
+                        np.array([np.einsum("i,i->", wb, wb)]) if single else g @ wb]
+            if y is not None:
+                t = y[lo:hi] - c
+                out.append(g @ t)
+                t *= t
+                out.append(np.array([np.einsum("i,i->", wb, t)]) if single else g @ t)
+            return out
+
+        sums = row_parts_sum(w.size, work)
+        if fill:
+            owner.__dict__[name] = cells
+
+        def per_domain(cell_sums: np.ndarray) -> np.ndarray:
+            return cell_sums if single else cell_sums.reshape(-1, width)[:, :k].sum(axis=0)
+
+        if weights_too:
+            wsum, w2 = sums[0], sums[1]
+            sums = sums[2:]
             if single:
                 self.index[0] = (st.clusters, 1)
             kept = wsum.reshape(st.n_clusters, width)[:, :k]
             self.index[("base", 0)] = (w, kept)  # the variance's totals of w
             self.__dict__["clusters"] = kept
-            self.__dict__["sum_w2"] = w2[:k]
-        if totals is None:
+            self.__dict__["sum_w2"] = per_domain(w2)
+        if y is None:
             return None
-        return totals.reshape(st.n_clusters, width)[:, :k], ssq[:k]
+        return sums[0].reshape(st.n_clusters, width)[:, :k], per_domain(sums[1])
+
+    @cached_property
+    def cells(self) -> np.ndarray:
+        """Per row its first-stage cell, cluster x (k + 1) + domain code (k for the rows out
+        of every domain), as int32 (the indices of :func:`grouping.group_matrix`), kept:
+        every column summed on these domains reuses it (the first pass over the rows makes
+        it part by part, see :meth:`_sweep`)."""
+        st = self.stage
+        assert st is not None
+        out = np.multiply(st.clusters_int32, self.k + 1)
+        out += self.ext.astype(np.int32, copy=False)
+        return out
 
     def _weights(self) -> np.ndarray:
         assert self.weights is not None
@@ -301,7 +325,10 @@ def column_has_nan(design: Design, name: str, values: np.ndarray) -> bool:
 
 def has_nan(values: np.ndarray) -> bool:
     """Whether a float array has a NaN: its minimum propagates NaN (one pass, no mask)."""
-    return bool(values.size) and bool(np.isnan(values.min()))
+    if not values.size:
+        return False
+    lows = row_parts(values.size, lambda lo, hi: values[lo:hi].min())  # two threads
+    return bool(np.isnan(lows).any())
 
 
 def factor_codes(design: Design, by: str) -> tuple[np.ndarray, list[object], np.ndarray]:

@@ -364,7 +364,8 @@ def _linear_estimates(design: Design, stat: str, y: np.ndarray, x: np.ndarray | 
         "method": [method_name(design)] * k,
     }
     block = _Block(np.asarray(est, float), influence if rep_est is None else None, rep_est)
-    return pd.DataFrame(columns, columns=COLUMNS), block
+    assert list(columns) == COLUMNS  # in order: no reindexing by the constructor
+    return pd.DataFrame(columns, copy=False), block
 
 
 def _irls_start(y: np.ndarray, w: np.ndarray, dom: Domains, n_rows: int | None

@@ -6,10 +6,14 @@ helpers know nothing of designs (they sit below :mod:`barometer.survey.design`).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 
 def writeable(values: np.ndarray) -> np.ndarray:
@@ -49,7 +53,8 @@ def _int_range(v: np.ndarray) -> tuple[np.ndarray, int, int] | None:
     smallest and the largest value; None for anything else."""
     if v.dtype.kind not in "iu" or not v.size:
         return None
-    lo, hi = int(v.min()), int(v.max())
+    low, high = extremes(v)
+    lo, hi = int(low), int(high)  # type: ignore[call-overload]
     if hi - lo > max(4 * v.size, 1 << 16):
         return None
     # np.bincount copies a read-only array (e.g. a column of a copy-on-write frame) at
@@ -72,9 +77,8 @@ def factorize_first(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndar
 
 
 def factorize_counts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`factorize`, with the number of rows of each distinct value (for integers a
-    by-product of the lookup table; otherwise one more ``np.bincount``)."""
-    return _factorize_tally(values, lambda c, k: np.bincount(c, minlength=k), 0)
+    """:func:`factorize`, with the number of rows of each distinct value (:func:`counts`)."""
+    return _factorize_tally(values, counts, 0)
 
 
 def _factorize_tally(values: np.ndarray, tally: Callable[[np.ndarray, int], np.ndarray],
@@ -133,3 +137,108 @@ def first_rows(codes: np.ndarray, k: int | None = None, *, complete: bool = Fals
         start += block
         block *= 2
     return first
+
+
+# ------------------------------------------------------------------ group sums on two threads
+HALVES_FROM = 1 << 18  # rows from which a pass over the rows runs on two threads
+PART = 1 << 20  # rows per part of a half: the temporaries of a part stay bounded
+_POOL: tuple[int, ThreadPoolExecutor] | None = None
+T = TypeVar("T")
+
+
+def _worker() -> ThreadPoolExecutor:
+    """The one worker thread of :func:`row_parts_sum` (a new one in a forked process,
+    whose copy of the parent's pool has no thread)."""
+    global _POOL
+    if _POOL is None or _POOL[0] != os.getpid():
+        _POOL = (os.getpid(), ThreadPoolExecutor(1, thread_name_prefix="barometer"))
+    return _POOL[1]
+
+
+def row_parts(n: int, work: Callable[[int, int], T]) -> list[T]:
+    """``work(lo, hi)`` on parts of the rows 0..n-1, in row order.
+
+    From ``HALVES_FROM`` rows the two halves of the rows run on two threads (the second on
+    a worker thread), each in parts of at most ``PART`` rows. The parts depend on ``n``
+    only, never on the machine, so sums over them are the same to the last bit everywhere.
+    ``work`` should spend its time in code that releases the GIL (numpy's arithmetic and
+    reductions, scipy's sparse products: :func:`group_matrix`).
+    """
+    def run(lo: int, hi: int) -> list[T]:
+        return [work(start, min(start + PART, hi)) for start in range(lo, hi, PART)]
+
+    if n < HALVES_FROM:
+        return run(0, n)
+    half = n // 2
+    second = _worker().submit(run, half, n)
+    first = run(0, half)
+    return first + second.result()
+
+
+def row_parts_sum(n: int, work: Callable[[int, int], list[np.ndarray]]) -> list[np.ndarray]:
+    """The sums over the parts of the rows (:func:`row_parts`) of ``work(lo, hi)``, a list
+    of arrays per part, added in row order."""
+    parts = row_parts(n, work)
+    total = parts[0]
+    for part in parts[1:]:
+        total = [a + b for a, b in zip(total, part, strict=True)]
+    return total
+
+
+def counts(codes: np.ndarray, k: int) -> np.ndarray:
+    """The number of rows of each code 0..k-1 (``np.bincount``; codes out of that range
+    are not allowed): on the parts of the rows
+    (:func:`row_parts`, two threads), each as a product of :func:`group_matrix` with its
+    codes as int32, below 2^31 codes (``np.bincount`` holds the GIL)."""
+    if codes.size < HALVES_FROM or k >= 2**31:
+        return np.bincount(codes, minlength=k)
+
+    def part(lo: int, hi: int) -> list[np.ndarray]:
+        m = hi - lo
+        return [group_matrix(codes[lo:hi].astype(np.int32), k, ones(m)) @ ones(m)]
+
+    return np.rint(row_parts_sum(codes.size, part)[0]).astype(np.intp)
+
+
+def extremes(values: np.ndarray) -> tuple[object, object]:
+    """The minimum and the maximum of a 1-d array (NaN for both when it holds a NaN, which
+    ``min`` and ``max`` propagate), over the parts of :func:`row_parts`: one pass each, on
+    two threads, no temporary."""
+    if not values.size:
+        raise ValueError("extremes of an empty array")
+    parts = row_parts(values.size, lambda lo, hi: (values[lo:hi].min(), values[lo:hi].max()))
+    lows, highs = zip(*parts, strict=True)
+    return np.min(lows), np.max(highs)
+
+
+_ONES: np.ndarray = np.ones(0)
+_POINTERS: np.ndarray = np.zeros(1, dtype=np.int32)
+
+
+def ones(m: int) -> np.ndarray:
+    """A read-only vector of m ones (a view of one kept array)."""
+    global _ONES
+    if _ONES.size < m:
+        _ONES = np.ones(max(m, PART))
+        _ONES.flags.writeable = False
+    return _ONES[:m]
+
+
+def group_matrix(codes: np.ndarray, k: int, values: np.ndarray) -> sparse.csc_matrix:
+    """The k x m matrix G with G[codes_i, i] = values_i (int32 ``codes`` in 0..k-1, one per
+    row of a part of m rows), so that ``G @ v`` holds the sums of values_i v_i per code: a
+    scatter of the rows into the codes that reads ``codes``, ``values`` and ``v`` once and
+    runs without the GIL (scipy's CSC product; ``np.bincount`` and ``np.add.at`` hold it).
+
+    The codes must lie in 0..k-1: neither this function nor scipy's product checks them
+    (the callers make them so). No array is copied: the arrays are set as the matrix's CSC
+    arrays (its ``data``, ``indices`` and ``indptr``), because scipy's constructor copies
+    a view of a much larger array (a part of the rows)."""
+    global _POINTERS
+    m = codes.size
+    assert codes.dtype == np.int32 and values.size == m
+    if _POINTERS.size <= m:
+        _POINTERS = np.arange(max(m, PART) + 1, dtype=np.int32)
+    g = sparse.csc_matrix((k, m))  # empty: its arrays are replaced below
+    g.data, g.indices, g.indptr = values, codes, _POINTERS[: m + 1]
+    return g
