@@ -168,15 +168,17 @@ class Domains:
         if fill:
             cells = np.empty(w.size, dtype=np.int32)
         ext = None if single else self.ext
+        # the clusters' codes as int32 when kept (cheaper to read and to multiply)
+        clusters = st.__dict__.get("clusters_int32", st.clusters)
         weights_too = "clusters" not in self.__dict__
 
         def work(lo: int, hi: int) -> list[np.ndarray]:
             if fill:
                 part = cells[lo:hi]
                 if ext is None:
-                    part[:] = st.clusters[lo:hi]
+                    part[:] = clusters[lo:hi]
                 else:
-                    np.multiply(st.clusters[lo:hi], width, out=part, casting="unsafe")
+                    np.multiply(clusters[lo:hi], width, out=part, casting="unsafe")
                     np.add(part, ext[lo:hi], out=part, casting="unsafe")
             wb = w[lo:hi]
             g = group_matrix(cells[lo:hi], n_cells, wb)
@@ -203,13 +205,15 @@ class Domains:
             sums = sums[2:]
             if single:
                 self.index[0] = (st.clusters, 1)
-            kept = wsum.reshape(st.n_clusters, width)[:, :k]
+            # contiguous (the variance's cluster-level arithmetic is faster on it)
+            kept = np.ascontiguousarray(wsum.reshape(st.n_clusters, width)[:, :k])
             self.index[("base", 0)] = (w, kept)  # the variance's totals of w
             self.__dict__["clusters"] = kept
             self.__dict__["sum_w2"] = per_domain(w2)
         if y is None:
             return None
-        return sums[0].reshape(st.n_clusters, width)[:, :k], per_domain(sums[1])
+        return (np.ascontiguousarray(sums[0].reshape(st.n_clusters, width)[:, :k]),
+                per_domain(sums[1]))
 
     @cached_property
     def cells(self) -> np.ndarray:
@@ -297,10 +301,15 @@ class Domains:
 
 def numeric_column(design: Design, name: str) -> np.ndarray:
     """A numeric column as float64 with NaN for missing values (a float64 column as it is,
-    without a copy)."""
+    without a copy, kept in the design's cache)."""
+    key = ("float64", name)
+    hit = design.cache.get(key)
+    if hit is not None:
+        return hit  # type: ignore[return-value]
     col = design.column(name)
     if col.dtype == np.float64:
-        return col.to_numpy()
+        view = design.cache[key] = col.to_numpy()
+        return view
     if not (pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col)):
         conv = pd.to_numeric(col, errors="coerce")
         if conv.notna().sum() < col.notna().sum():

@@ -124,10 +124,13 @@ def estimate(
     blocks: list[_Block] = []
     numerators = _replicate_numerators(design, stat, ys, x, level, by, subset)
     for yname in ys:
-        col = design.column(yname)
-        categorical = not (pd.api.types.is_numeric_dtype(col)
-                           or pd.api.types.is_bool_dtype(col))
+        # a float64 column already read (kept by numeric_column) is numeric
+        known = ("float64", yname) in design.cache
+        col = None if known else design.column(yname)
+        categorical = col is not None and not (pd.api.types.is_numeric_dtype(col)
+                                               or pd.api.types.is_bool_dtype(col))
         if stat == "proportion" or (stat == "total" and (level is not None or categorical)):
+            col = design.column(yname) if col is None else col
             levels = (sorted(pd.unique(col.dropna()).tolist(), key=sort_key)
                       if level is None
                       else list(level) if isinstance(level, list | tuple) else [level])
