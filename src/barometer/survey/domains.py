@@ -25,6 +25,7 @@ from barometer.survey.grouping import (
     ones,
     row_parts,
     row_parts_sum,
+    scratch,
 )
 from barometer.survey.repweights import Layout, grouped_sums
 from barometer.survey.variance import Influence
@@ -187,7 +188,7 @@ class Domains:
                 out += [g @ ones(hi - lo),
                         np.array([np.einsum("i,i->", wb, wb)]) if single else g @ wb]
             if y is not None:
-                t = y[lo:hi] - c
+                t = np.subtract(y[lo:hi], c, out=scratch(hi - lo))
                 out.append(g @ t)
                 t *= t
                 out.append(np.array([np.einsum("i,i->", wb, t)]) if single else g @ t)

@@ -7,6 +7,7 @@ helpers know nothing of designs (they sit below :mod:`barometer.survey.design`).
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -175,6 +176,21 @@ def row_parts(n: int, work: Callable[[int, int], T]) -> list[T]:
     return first + second.result()
 
 
+_SCRATCH = threading.local()
+
+
+def scratch(m: int, dtype: type = np.float64) -> np.ndarray:
+    """A buffer of m values for the calling thread's temporaries in a part of the rows,
+    kept between calls (at most ``PART`` values of each dtype per thread): a new n-row
+    array costs its page faults at every pass, more than the arithmetic on it."""
+    key = np.dtype(dtype).str
+    buf = getattr(_SCRATCH, key, None)
+    if buf is None or buf.size < m:
+        buf = np.empty(max(m, min(PART, 2 * m)), dtype=dtype)
+        setattr(_SCRATCH, key, buf)
+    return buf[:m]
+
+
 def row_parts_sum(n: int, work: Callable[[int, int], list[np.ndarray]]) -> list[np.ndarray]:
     """The sums over the parts of the rows (:func:`row_parts`) of ``work(lo, hi)``, a list
     of arrays per part, added in row order."""
@@ -195,7 +211,9 @@ def counts(codes: np.ndarray, k: int) -> np.ndarray:
 
     def part(lo: int, hi: int) -> list[np.ndarray]:
         m = hi - lo
-        return [group_matrix(codes[lo:hi].astype(np.int32), k, ones(m)) @ ones(m)]
+        part = scratch(m, np.int32)
+        part[:] = codes[lo:hi]
+        return [group_matrix(part, k, ones(m)) @ ones(m)]
 
     return np.rint(row_parts_sum(codes.size, part)[0]).astype(np.intp)
 
