@@ -133,13 +133,6 @@ class Stage:
         return int(self.clusters.max()) + 1
 
     @cached_property
-    def clusters_int32(self) -> np.ndarray:
-        """The cluster codes as int32, the indices of sparse group sums
-        (``grouping.group_matrix``), kept (4 bytes a row; a first pass over the rows may
-        make it part by part)."""
-        return self.clusters.astype(np.int32)
-
-    @cached_property
     def cluster_first(self) -> np.ndarray:
         """The first row of each cluster (computed once, reused by every variance)."""
         return first_rows(self.clusters, self.n_clusters)

@@ -150,39 +150,35 @@ class Domains:
         ``clusters`` and ``sum_w2``), the rows' columns being read once for both.
 
         A cell is cluster (k + 1) + domain (column k collects the rows out of every
-        domain; :attr:`cells`); a single domain holding every row has the clusters as
-        cells. Each part of the rows (:func:`grouping.row_parts_sum`: two halves on two
-        threads) makes its matrix G[cell_i, i] = w_i once (:func:`grouping.group_matrix`)
-        and gets every sum as a product of G: G 1 (weights), G w (squared weights),
-        G (y - c) and G (y - c)^2, the last two summed over the clusters to the domains
-        (for a single domain, sums of w^2 and w (y - c)^2 as dot products)."""
+        domain); a single domain holding every row has the clusters as cells. Each part of
+        the rows (:func:`grouping.row_parts_sum`: two halves on two threads) codes its
+        cells in a buffer, makes its matrix G[cell_i, i] = w_i once
+        (:func:`grouping.group_matrix`) and gets every sum as a product of G: G 1
+        (weights), G w (squared weights), G (y - c) and G (y - c)^2, the last two summed
+        over the clusters to the domains (for a single domain, sums of w^2 and
+        w (y - c)^2 as dot products)."""
         st, w, k = self.stage, self._weights(), self.k
         assert st is not None
         single = k == 1 and self.all_inside
         width = 1 if single else k + 1
         n_cells = st.n_clusters * width
-        # the cells as int32 (the stage's clusters for a single domain), kept: made here
-        # the first time, each part of the rows filling its own rows
-        owner, name = (st, "clusters_int32") if single else (self, "cells")
-        cells = owner.__dict__.get(name)
-        fill = cells is None
-        if fill:
-            cells = np.empty(w.size, dtype=np.int32)
+        if n_cells >= 2**31:  # beyond int32 codes (and 16 GiB of sums per column)
+            raise EstimationError(f"too many cluster x domain cells ({n_cells:,})",
+                                  where=f"by={self.by}", hint="estimate on fewer domains "
+                                  "at a time (a domain= subpopulation, or fewer by= columns)")
         ext = None if single else self.ext
-        # the clusters' codes as int32 when kept (cheaper to read and to multiply)
-        clusters = st.__dict__.get("clusters_int32", st.clusters)
         weights_too = "clusters" not in self.__dict__
 
         def work(lo: int, hi: int) -> list[np.ndarray]:
-            if fill:
-                part = cells[lo:hi]
-                if ext is None:
-                    part[:] = clusters[lo:hi]
-                else:
-                    np.multiply(clusters[lo:hi], width, out=part, casting="unsafe")
-                    np.add(part, ext[lo:hi], out=part, casting="unsafe")
+            # the part's cells as int32 (no n-row array is kept or made)
+            cells = scratch(hi - lo, np.int32)
+            if ext is None:
+                np.copyto(cells, st.clusters[lo:hi], casting="unsafe")
+            else:
+                np.multiply(st.clusters[lo:hi], width, out=cells, casting="unsafe")
+                np.add(cells, ext[lo:hi], out=cells, casting="unsafe")
             wb = w[lo:hi]
-            g = group_matrix(cells[lo:hi], n_cells, wb)
+            g = group_matrix(cells, n_cells, wb)
             out = []
             if weights_too:
                 out += [g @ ones(hi - lo),
@@ -195,8 +191,6 @@ class Domains:
             return out
 
         sums = row_parts_sum(w.size, work)
-        if fill:
-            owner.__dict__[name] = cells
 
         def per_domain(cell_sums: np.ndarray) -> np.ndarray:
             return cell_sums if single else cell_sums.reshape(-1, width)[:, :k].sum(axis=0)
@@ -215,18 +209,6 @@ class Domains:
             return None
         return (np.ascontiguousarray(sums[0].reshape(st.n_clusters, width)[:, :k]),
                 per_domain(sums[1]))
-
-    @cached_property
-    def cells(self) -> np.ndarray:
-        """Per row its first-stage cell, cluster x (k + 1) + domain code (k for the rows out
-        of every domain), as int32 (the indices of :func:`grouping.group_matrix`), kept:
-        every column summed on these domains reuses it (the first pass over the rows makes
-        it part by part, see :meth:`_sweep`)."""
-        st = self.stage
-        assert st is not None
-        out = np.multiply(st.clusters_int32, self.k + 1)
-        out += self.ext.astype(np.int32, copy=False)
-        return out
 
     def _weights(self) -> np.ndarray:
         assert self.weights is not None
