@@ -24,16 +24,19 @@ the raked replicate design, one call per tool), for barometer both with the desi
 of freedom of every domain (the rank of its replicate weights, its default) and with
 df='inf' (estimates and SEs only, as svy's step).
 
-Each tool runs each workload in its own process on the same data (a Parquet file for the
-Python tools, a CSV file for R): the time is the median of --repeat runs of the compute
-only (after the data are loaded: design, estimation, calibration), the memory the peak
-resident set size of the process during the compute (Linux VmHWM, reset after loading).
+Each tool runs each workload in --processes fresh processes (default 3), interleaved with
+the other tools' (tool A, tool B, ..., then A, B, ... again: a burst of noise on the
+machine hits every tool alike), on the same data (a Parquet file for the Python tools, a
+CSV file for R). Each process times --repeat runs of the compute only (after the data are
+loaded: design, estimation, calibration); the time printed is the median of the
+processes' medians, the memory the largest peak resident set size of a process during the
+compute (Linux VmHWM, reset after loading).
 Estimates and SEs are compared across tools (for the bootstrap only loosely: the random
 draws differ). No timing assertions.
 
 Usage: python benchmarks/run.py [--rows N] [--small N] [--large N] [--repeat 3]
-                                [--only W1,W2,W3,W1L,W1E,W4] [--tools barometer,svy,R]
-                                [--timeout 900]
+                                [--processes 3] [--only W1,W2,W3,W1L,W1E,W4]
+                                [--tools barometer,svy,R] [--timeout 900]
 """
 
 from __future__ import annotations
@@ -415,6 +418,21 @@ def run_tool(tool: str, workload: str, files: dict[str, Path], repeat: int, time
             "results": pd.read_csv(out, dtype={"domain": str})}
 
 
+def _merge(runs: list[dict[str, object]]) -> dict[str, object]:
+    """One tool's processes as one: the median of their median times (and steps), the
+    largest peak, the first process's results; the first error if a process failed."""
+    failed = [r for r in runs if "error" in r]
+    if failed:
+        return failed[0]
+    steps = [r["steps"] for r in runs]
+    return {"seconds": statistics.median(r["seconds"] for r in runs),  # type: ignore[misc]
+            "peak_mib": max(r["peak_mib"] for r in runs),  # type: ignore[type-var]
+            "data_mib": runs[0].get("data_mib"),
+            "steps": {k: statistics.median(s[k] for s in steps)  # type: ignore[index]
+                      for k in steps[0]},  # type: ignore[union-attr]
+            "results": runs[0]["results"]}
+
+
 def compare(a: pd.DataFrame, b: pd.DataFrame) -> tuple[float, float]:
     """Largest relative differences of the estimates and of the SEs (matched rows)."""
     m = a.merge(b, on=["variable", "domain"], suffixes=("_a", "_b"))
@@ -468,6 +486,7 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=100_000)
     parser.add_argument("--large", type=int, default=10_000_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--processes", type=int, default=3)
     parser.add_argument("--only", default="W1,W2,W3,W1L,W1E,W4")
     parser.add_argument("--tools", default="barometer,svy,R")
     parser.add_argument("--timeout", type=float, default=900.0)
@@ -498,7 +517,8 @@ def main() -> None:
             if "R" in tools and key != "large":
                 pd.read_parquet(files[key]).to_csv(files[key].with_suffix(".csv"), index=False)
         print(f"data: {args.rows:,} rows (W1, W2), {args.small:,} rows (W3), {args.large:,} "
-              f"rows (W1L); {os.cpu_count()} cores; median of {args.repeat} runs\n")
+              f"rows (W1L); {os.cpu_count()} cores; median of {args.processes} processes' "
+              f"medians of {args.repeat} runs\n")
         report(workloads, tools, files, population, args, tmp)
 
 
@@ -528,7 +548,11 @@ def report(workloads: list[str], tools: list[str], files: dict[str, Path],
             names = ["barometer"]
         if workload in ("W1", "W1L"):
             names.append("floor")
-        res = {t: run_tool(t, workload, files, args.repeat, args.timeout, tmp) for t in names}
+        runs: dict[str, list[dict[str, object]]] = {t: [] for t in names}
+        for _ in range(max(args.processes, 1)):  # interleaved fresh processes
+            for t in names:
+                runs[t].append(run_tool(t, workload, files, args.repeat, args.timeout, tmp))
+        res = {t: _merge(r) for t, r in runs.items()}
         base = res.get("barometer", {})
         for t in names:
             r = res[t]
