@@ -79,6 +79,16 @@ def test_row_parts_sum_is_the_sum_and_errors_reach_the_caller() -> None:
 
 
 @pytest.mark.usefixtures("small_parts")
+def test_row_parts_nested_in_a_part_do_not_wait_for_themselves() -> None:
+    x = np.arange(64.0)
+
+    def inner(lo: int, hi: int) -> list[np.ndarray]:  # a part that passes over its rows
+        return row_parts_sum(hi - lo, lambda a, b: [x[lo + a:lo + b].sum(keepdims=True)])
+
+    assert row_parts_sum(x.size, inner)[0][0] == x.sum()  # (a hang before the guard)
+
+
+@pytest.mark.usefixtures("small_parts")
 def test_counts_and_extremes() -> None:
     rng = np.random.default_rng(3)
     codes = rng.integers(0, 5, 200)

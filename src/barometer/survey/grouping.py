@@ -168,10 +168,16 @@ def row_parts(n: int, work: Callable[[int, int], T]) -> list[T]:
     def run(lo: int, hi: int) -> list[T]:
         return [work(start, min(start + PART, hi)) for start in range(lo, hi, PART)]
 
-    if n < HALVES_FROM:
+    def on_worker(lo: int, hi: int) -> list[T]:
+        _SCRATCH.worker = True  # the worker thread never waits for itself (see below)
+        return run(lo, hi)
+
+    # on the worker thread itself (a ``work`` passing over rows again), one thread: its
+    # own submission would wait behind it for ever
+    if n < HALVES_FROM or getattr(_SCRATCH, "worker", False):
         return run(0, n)
     half = n // 2
-    second = _worker().submit(run, half, n)
+    second = _worker().submit(on_worker, half, n)
     first = run(0, half)
     return first + second.result()
 
