@@ -30,8 +30,6 @@ from barometer.survey.grouping import (
 from barometer.survey.repweights import Layout, grouped_sums
 from barometer.survey.variance import Influence
 
-BLOCK = 1 << 15  # rows per block of the blocked passes: buffers of 256 KiB stay in the cache
-
 
 class Domains:
     """Domain membership of rows: ``codes`` in 0..k-1, or -1 (out of all domains).
@@ -316,7 +314,8 @@ def column_has_nan(design: Design, name: str, values: np.ndarray) -> bool:
 
 
 def has_nan(values: np.ndarray) -> bool:
-    """Whether a float array has a NaN: its minimum propagates NaN (one pass, no mask)."""
+    """Whether a float array has a NaN: its minimum propagates NaN (one pass, no mask, on
+    the parts of the rows: ``grouping.row_parts``)."""
     if not values.size:
         return False
     lows = row_parts(values.size, lambda lo, hi: values[lo:hi].min())  # two threads

@@ -148,7 +148,7 @@ T = TypeVar("T")
 
 
 def _worker() -> ThreadPoolExecutor:
-    """The one worker thread of :func:`row_parts_sum` (a new one in a forked process,
+    """The one worker thread of :func:`row_parts` (a new one in a forked process,
     whose copy of the parent's pool has no thread)."""
     global _POOL
     if _POOL is None or _POOL[0] != os.getpid():
