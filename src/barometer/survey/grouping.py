@@ -188,7 +188,8 @@ _SCRATCH = threading.local()
 def scratch(m: int, dtype: type = np.float64) -> np.ndarray:
     """A buffer of m values for the calling thread's temporaries in a part of the rows,
     kept between calls (at most ``PART`` values of each dtype per thread): a new n-row
-    array costs its page faults at every pass, more than the arithmetic on it."""
+    array costs its page faults at every pass, more than the arithmetic on it. One buffer
+    per dtype and thread: a caller holds at most one of each dtype at a time."""
     key = np.dtype(dtype).str
     buf = getattr(_SCRATCH, key, None)
     if buf is None or buf.size < m:
