@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from barometer import CalibrationError, Design, calibrate, mean
 from barometer.survey.calibrate import calibrations
@@ -139,3 +141,42 @@ def test_bounded_raking_to_margins_of_different_scales_converges(
     assert cal.weights.sum() == pytest.approx(len(pop), rel=1e-9)
     # R survey 4.5: svymean(~api00, calibrate(..., calfun = "raking", bounds = c(0.6, 1.6)))
     assert mean(cal, "api00").value() == pytest.approx(665.461628940494, rel=1e-9)
+
+
+def _dense_residuals(cells: np.ndarray, codes: np.ndarray, d: np.ndarray, g: np.ndarray,
+                     z: np.ndarray) -> np.ndarray:
+    """R's qr.resid on X sqrt(d) written out (the n x p pivoted QR, rank rule 1e-7)."""
+    from scipy import linalg
+
+    a = cells[codes] * np.sqrt(d)[:, None]
+    q, r, _ = linalg.qr(a, mode="economic", pivoting=True)
+    diag = np.abs(np.diag(r))
+    q = q[:, : int((diag > 1e-7 * diag[0]).sum())]
+    w = g * np.sqrt(d)
+    y = z / w[:, None]
+    return (y - q @ (q.T @ y)) * w[:, None]
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), m=st.integers(1, 12), p=st.integers(1, 6),
+       k=st.integers(1, 4), collinear=st.booleans(), scale=st.sampled_from([1.0, 1e4]))
+def test_residuals_from_the_cells_equal_the_dense_projection(
+        seed: int, m: int, p: int, k: int, collinear: bool, scale: float) -> None:
+    """The calibration residuals computed on the m cells equal R's projection on the n x p
+    matrix X sqrt(d), also with collinear or redundant columns (rank below p) and with
+    auxiliaries on a large scale."""
+    from barometer.survey.calibrate import Auxiliary, CalibrationRecord
+
+    rng = np.random.default_rng(seed)
+    n = 3 * m + 5
+    cells = rng.normal(size=(m, p)) * scale
+    if collinear and p > 1:
+        cells[:, -1] = cells[:, 0] * 2.0  # a redundant column
+    codes = np.concatenate([np.arange(m), rng.integers(0, m, n - m)])
+    d = rng.uniform(0.5, 3.0, n)
+    g = rng.uniform(0.7, 1.4, n)
+    z = rng.normal(size=(n, k))
+    rec = CalibrationRecord("linear", Auxiliary(cells, codes), ("x",), d, g, np.zeros(p))
+    expected = _dense_residuals(cells, codes, d, g, z)
+    np.testing.assert_allclose(rec.residuals(z), expected, rtol=1e-9,
+                               atol=1e-9 * np.abs(z).max())

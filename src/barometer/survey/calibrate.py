@@ -61,20 +61,39 @@ class CalibrationRecord:
     details: dict[str, object] = field(default_factory=dict)
 
     @cached_property
-    def _basis(self) -> np.ndarray:
-        """Orthonormal basis of the column space of X sqrt(d) (pivoted QR, R's rank rule)."""
-        a = self.aux.dense() * np.sqrt(self.d)[:, None]
-        q, r, _ = linalg.qr(a, mode="economic", pivoting=True)
+    def _cell_basis(self) -> tuple[np.ndarray, np.ndarray]:
+        """An orthonormal basis of the column space of B = diag(sqrt(D)) C (m x p: the cells
+        C with D the sums of d per cell; pivoted QR, R's rank rule) and 1 / sqrt(D) (0 for
+        a cell without weight).
+
+        X sqrt(d) = M B with M = diag(sqrt(d_i / D_c(i))) E (E the n x m cell indicator)
+        and M'M = I, so the projection onto the column space of X sqrt(d) is M Q Q' M',
+        Q the basis of B, and both have the same Gram matrix (the same pivoted R factor,
+        hence the same rank): the n x p QR that R's ``calibrate`` stores is never formed."""
+        dc = self.aux.collapse(self.d)
+        root = np.sqrt(dc)
+        q, r, _ = linalg.qr(self.aux.cells * root[:, None], mode="economic", pivoting=True)
         diag = np.abs(np.diag(r))
         rank = int((diag > 1e-7 * diag[0]).sum()) if diag.size else 0
-        return q[:, :rank]
+        inv = np.divide(1.0, root, out=np.zeros_like(root), where=root > 0)
+        return q[:, :rank], inv
 
     def residuals(self, z: np.ndarray) -> np.ndarray:
-        """Calibration residuals of influence values ``z`` (n x k), as in the docstring."""
-        w = self.g * np.sqrt(self.d)
-        y = z / w[:, None]
-        q = self._basis
-        return (y - q @ (q.T @ y)) * w[:, None]
+        """Calibration residuals of influence values ``z`` (n x k), as in the docstring:
+        with y = z / (g sqrt(d)) and the projection M Q Q' M' of :attr:`_cell_basis`,
+        e = (y - M Q Q' M' y) g sqrt(d) = z - g d u[cell], u = Q Q' (s / sqrt(D)) / sqrt(D),
+        s the sums of z / g per cell: one pass over the rows to sum, one to subtract."""
+        q, inv = self._cell_basis
+        g = self.g
+        codes, m = self.aux.codes, inv.size
+        # s: one sparse product with 1 / g as the data (no n x k quotient is made)
+        s = grouped_sums(z, codes, m, [np.divide(1.0, g, out=np.zeros_like(g), where=g != 0)])
+        v = s[0].reshape(m, -1) * inv[:, None]
+        u = (q @ (q.T @ v)) * inv[:, None]
+        out = np.take(u, codes, axis=0)  # the one n x k array made: -g d u[cell] + z
+        out *= -(g * self.d)[:, None]
+        out += z
+        return out
 
     @cached_property
     def bound_groups(self) -> Auxiliary:
