@@ -9,7 +9,9 @@ residuals of their regression on ``X`` weighted by ``d``, scaled back by the fin
 
 (Deville & Särndal 1992, eq. 3.4; Särndal, Swensson & Wretman 1992, result 6.6.1; R's
 ``calibrate`` stores ``qr(X sqrt(d))`` and ``g sqrt(d)`` and ``svyrecvar`` applies
-``qr.resid`` exactly so). Post-stratification is the case where ``X`` holds cell indicators.
+``qr.resid`` exactly so; barometer computes the same projection on the cells of ``X``,
+see :meth:`CalibrationRecord.residuals`). Post-stratification is the case where ``X``
+holds cell indicators.
 
 The calibration equations depend on a row only through its auxiliary values x_i and its
 weight d_i, so ``X`` is kept as its distinct rows (:class:`Auxiliary`: m cells x p columns
