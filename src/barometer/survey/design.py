@@ -35,6 +35,7 @@ from barometer.survey.grouping import (
     factorize_first,
     first_rows,
     group_codes,
+    has_nan,
     row_parts,
     writeable,
 )
@@ -872,7 +873,7 @@ def _has_missing(col: pd.Series) -> bool:
         return False
     if kind == "f":
         values = col.to_numpy()
-        return bool(values.size) and bool(np.isnan(extremes(values)[0]))  # min propagates NaN
+        return has_nan(values)
     return bool(col.isna().any())
 
 

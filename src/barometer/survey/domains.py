@@ -22,8 +22,8 @@ from barometer.survey.errors import EstimationError
 from barometer.survey.grouping import (
     factorize_counts,
     group_matrix,
+    has_nan,
     ones,
-    row_parts,
     row_parts_sum,
     scratch,
 )
@@ -311,15 +311,6 @@ def column_has_nan(design: Design, name: str, values: np.ndarray) -> bool:
     if hit is None:
         hit = design.cache[key] = has_nan(values)
     return bool(hit)
-
-
-def has_nan(values: np.ndarray) -> bool:
-    """Whether a float array has a NaN: its minimum propagates NaN (one pass, no mask, on
-    the parts of the rows: ``grouping.row_parts``)."""
-    if not values.size:
-        return False
-    lows = row_parts(values.size, lambda lo, hi: values[lo:hi].min())  # two threads
-    return bool(np.isnan(lows).any())
 
 
 def factor_codes(design: Design, by: str) -> tuple[np.ndarray, list[object], np.ndarray]:

@@ -225,6 +225,14 @@ def counts(codes: np.ndarray, k: int) -> np.ndarray:
     return np.rint(row_parts_sum(codes.size, part)[0]).astype(np.intp)
 
 
+def has_nan(values: np.ndarray) -> bool:
+    """Whether a float array has a NaN: its minimum propagates NaN (one pass, no mask, on
+    the parts of the rows: :func:`row_parts`)."""
+    if not values.size:
+        return False
+    return bool(np.isnan(row_parts(values.size, lambda lo, hi: values[lo:hi].min())).any())
+
+
 def extremes(values: np.ndarray) -> tuple[object, object]:
     """The minimum and the maximum of a 1-d array (NaN for both when it holds a NaN, which
     ``min`` and ``max`` propagate), over the parts of :func:`row_parts`: one pass each, on
